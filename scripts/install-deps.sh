@@ -1,0 +1,39 @@
+#!/bin/bash
+# Install every Debian package sandbag needs to build, serve, test and
+# benchmark.  Idempotent: packages already present are not touched, and
+# apt-get runs only when something is missing.  Used by both README commands.
+set -euo pipefail
+
+packages=(
+  # build
+  gcc meson ninja-build pkg-config perl
+  nbdkit nbdkit-plugin-dev libglib2.0-dev libnbd-dev
+  libpng-dev libcairo2-dev
+  # clients and peers used by tests, tools and benchmarks
+  libnbd-bin python3-libnbd fuse3 nbd-client nbd-server qemu-utils fio
+  e2fsprogs erofs-utils squashfs-tools iproute2 procps psmisc
+  # sanitizers, fuzzing and memcheck
+  clang libclang-rt-14-dev valgrind
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed'; then
+    missing+=("$p")
+  fi
+done
+
+if [ ${#missing[@]} -eq 0 ]; then
+  exit 0
+fi
+
+if [ "$(id -u)" -ne 0 ]; then
+  echo "$0: these Debian packages are missing: ${missing[*]}" >&2
+  echo "$0: run this script as root, or: sudo apt-get install ${missing[*]}" >&2
+  exit 1
+fi
+
+echo "$0: installing: ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${missing[@]}"

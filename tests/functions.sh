@@ -1,0 +1,123 @@
+# Shared helpers for sandbag's shell tests.  Source this first:
+#
+#   source "$(dirname "$0")/functions.sh"
+#   set -e -x
+#
+# meson passes abs_top_srcdir and abs_top_builddir; from them this file
+# sets the paths of the built, uninstalled modules and tools:
+#   $SANDBAG_PLUGIN   nbdkit-sandbag-plugin.so
+#   $RATETIER_FILTER  nbdkit-ratetier-filter.so
+#   $HEATMAP_FILTER   nbdkit-heatmap-filter.so
+#   $SANDBAG_HEATMAP  the sandbag-heatmap tool
+# and gives each test a private scratch directory, $tmp, removed at exit.
+
+: "${abs_top_srcdir:?run the tests through meson test}"
+: "${abs_top_builddir:?run the tests through meson test}"
+
+# nbdsh needs Debian's python3 (the one with the nbd module), which a
+# pyenv or venv python3 earlier on PATH would hide.
+export PATH=/usr/sbin:/usr/bin:/sbin:/bin:$PATH
+
+SANDBAG_PLUGIN=$abs_top_builddir/plugins/sandbag/nbdkit-sandbag-plugin.so
+RATETIER_FILTER=$abs_top_builddir/filters/ratetier/nbdkit-ratetier-filter.so
+HEATMAP_FILTER=$abs_top_builddir/filters/heatmap/nbdkit-heatmap-filter.so
+SANDBAG_HEATMAP=$abs_top_builddir/filters/heatmap/sandbag-heatmap
+export SANDBAG_PLUGIN RATETIER_FILTER HEATMAP_FILTER SANDBAG_HEATMAP
+
+# Exit status that meson counts as a skip.  CI counts a skip as a failure,
+# so use it only for what the machine truly lacks.
+SKIP=77
+
+# Cleanup actions, run in reverse order when the test exits.
+_cleanup_fns=()
+cleanup_fn ()
+{
+  _cleanup_fns+=("$*")
+}
+_run_cleanup ()
+{
+  local status=$? i
+  set +e
+  for (( i=${#_cleanup_fns[@]}-1; i >= 0; i-- )); do
+    eval "${_cleanup_fns[$i]}"
+  done
+  exit $status
+}
+trap _run_cleanup EXIT
+trap 'exit 130' INT TERM
+
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/sandbag-test.XXXXXX")
+cleanup_fn rm -rf "$tmp"
+
+# requires CMD [ARGS...]: skip the test unless CMD runs successfully.
+requires ()
+{
+  if ! "$@" >/dev/null 2>&1; then
+    echo "$0: skipped: required command failed: $*" >&2
+    exit $SKIP
+  fi
+}
+
+# requires_root: loop devices, mounts and namespaces need root.
+requires_root ()
+{
+  if [ "$(id -u)" -ne 0 ]; then
+    echo "$0: skipped: needs root" >&2
+    exit $SKIP
+  fi
+}
+
+# start_nbdkit PIDFILE [NBDKIT-ARGS...]: start nbdkit in the background
+# with -P PIDFILE, wait until it has written the pid file (it does so once
+# it listens), and stop it when the test exits.
+start_nbdkit ()
+{
+  local pidfile=$1 i
+  shift
+  rm -f "$pidfile"
+  nbdkit -P "$pidfile" "$@"
+  for (( i=0; i < 100; i++ )); do
+    [ -s "$pidfile" ] && break
+    sleep 0.1
+  done
+  if [ ! -s "$pidfile" ]; then
+    echo "$0: nbdkit did not start: nbdkit $*" >&2
+    exit 1
+  fi
+  cleanup_fn kill_nbdkit "$pidfile"
+}
+
+# kill_nbdkit PIDFILE: stop that nbdkit and wait (up to 10 s) for it.
+kill_nbdkit ()
+{
+  local pid i
+  [ -s "$1" ] || return 0
+  pid=$(cat "$1")
+  kill "$pid" 2>/dev/null || return 0
+  for (( i=0; i < 100; i++ )); do
+    kill -0 "$pid" 2>/dev/null || return 0
+    sleep 0.1
+  done
+  echo "$0: nbdkit $pid did not exit after SIGTERM, killing it" >&2
+  kill -9 "$pid" 2>/dev/null
+  return 1
+}
+
+# expose_and_mount URI FILE MOUNTPOINT: expose the export at URI as FILE
+# with nbdfuse, then have the kernel mount it read-only through a loop
+# device.  Both are undone when the test exits.
+expose_and_mount ()
+{
+  local uri=$1 file=$2 mnt=$3 dir i
+  dir=$(dirname "$file")
+  mkdir -p "$dir" "$mnt"
+  nbdfuse -r "$file" "$uri" &
+  cleanup_fn "fusermount3 -u '$dir' 2>/dev/null || umount -l '$dir'"
+  for (( i=0; i < 100; i++ )); do
+    [ -f "$file" ] && break
+    sleep 0.1
+  done
+  [ -f "$file" ] || { echo "$0: nbdfuse did not expose $uri" >&2; return 1; }
+  mount -o loop,ro "$file" "$mnt"
+  cleanup_fn "umount '$mnt'"
+}
