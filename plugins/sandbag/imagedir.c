@@ -1,0 +1,157 @@
+/* sandbag: opening images safely (see imagedir.h for the contract).
+ *
+ * openat2 is reached through syscall () because glibc 2.36 has no
+ * wrapper.  The probe result is written once before any connection is
+ * served and only read afterwards.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <linux/openat2.h>
+
+#include "imagedir.h"
+
+/* Whether openat2 RESOLVE_BENEATH is usable: set by imagedir_init. */
+static bool have_openat2;
+
+static int
+sys_openat2 (int dirfd, const char *name, int flags, unsigned long long resolve)
+{
+#ifdef SYS_openat2
+  struct open_how how = { .flags = flags, .resolve = resolve };
+
+  return syscall (SYS_openat2, dirfd, name, &how, sizeof how);
+#else
+  errno = ENOSYS;
+  return -1;
+#endif
+}
+
+bool
+imagedir_init (int dirfd)
+{
+  int fd = sys_openat2 (dirfd, ".", O_PATH | O_CLOEXEC,
+                        RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS);
+
+  have_openat2 = fd >= 0;
+  if (fd >= 0)
+    close (fd);
+  return have_openat2;
+}
+
+/* One open of NAME with FLAGS under the confinement rules. */
+static int
+open_one (int dirfd, const char *name, int flags, bool confine)
+{
+  if (!confine)
+    return openat (dirfd, name, flags);
+  if (have_openat2)
+    return sys_openat2 (dirfd, name, flags,
+                        RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS);
+  return openat (dirfd, name, flags | O_NOFOLLOW);
+}
+
+static const char *
+open_reason (int err)
+{
+  switch (err) {
+  case ENOENT: return "no such file";
+  case EACCES: case EPERM: return "not readable";
+  case EXDEV: return "symbolic link leads outside the directory";
+  case ELOOP: return "symbolic link refused";
+  case ENAMETOOLONG: return "name too long";
+  case ENOTDIR: return "not a regular file";
+  default: return "cannot open";
+  }
+}
+
+int
+imagedir_open (int dirfd, const char *name, bool confine,
+               const char **reason)
+{
+  struct stat st;
+  int fd, flags, saved;
+
+  /* O_PATH opens nothing: no FIFO rendezvous, no device open. */
+  fd = open_one (dirfd, name, O_PATH | O_CLOEXEC, confine);
+  if (fd == -1) {
+    *reason = open_reason (errno);
+    return -1;
+  }
+  if (fstat (fd, &st) == -1) {
+    saved = errno;
+    close (fd);
+    errno = saved;
+    *reason = "cannot stat";
+    return -1;
+  }
+  close (fd);
+  if (!S_ISREG (st.st_mode)) {
+    errno = EINVAL;
+    *reason = S_ISLNK (st.st_mode) ? "symbolic link refused"
+                                   : "not a regular file";
+    return -1;
+  }
+
+  /* The name may have been replaced since; O_NONBLOCK keeps a FIFO
+   * from blocking us, and the second fstat catches it.
+   */
+  fd = open_one (dirfd, name,
+                 O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC, confine);
+  if (fd == -1) {
+    *reason = open_reason (errno);
+    return -1;
+  }
+  if (fstat (fd, &st) == -1 || !S_ISREG (st.st_mode)) {
+    *reason = "not a regular file";
+    errno = EINVAL;
+    goto fail;
+  }
+  flags = fcntl (fd, F_GETFL);
+  if (flags == -1 || fcntl (fd, F_SETFL, flags & ~O_NONBLOCK) == -1) {
+    *reason = "fcntl";
+    goto fail;
+  }
+  return fd;
+
+ fail:
+  saved = errno;
+  close (fd);
+  errno = saved;
+  return -1;
+}
+
+size_t
+imagedir_read_sidecar (int dirfd, const char *name, char *buf)
+{
+  char sidecar[FILENAME_MAX];
+  const char *reason;
+  size_t n = 0;
+  ssize_t r;
+  int fd, len;
+
+  buf[0] = '\0';
+  len = snprintf (sidecar, sizeof sidecar, ".%s.description", name);
+  if (len < 0 || (size_t) len >= sizeof sidecar)
+    return 0;
+  fd = imagedir_open (dirfd, sidecar, true, &reason);
+  if (fd == -1)
+    return 0;
+  while (n < IMAGEDIR_SIDECAR_MAX) {
+    r = pread (fd, buf + n, IMAGEDIR_SIDECAR_MAX - n, n);
+    if (r == -1 && errno == EINTR)
+      continue;
+    if (r <= 0)
+      break;
+    n += r;
+  }
+  close (fd);
+  buf[n] = '\0';
+  return n;
+}

@@ -1,0 +1,49 @@
+/* sandbag: opening images safely, and reading their sidecar text.
+ *
+ * In dir= mode every export name is used as a file name inside one
+ * directory, which the plugin holds open (DIRFD) for its lifetime.
+ * imagedir_open opens such a name so that:
+ *  - symbolic links are followed only while they stay beneath the
+ *    directory (openat2 RESOLVE_BENEATH; where the kernel or a seccomp
+ *    policy refuses openat2, no symbolic link is followed at all);
+ *  - only a regular file is ever opened for reading: the name is first
+ *    opened with O_PATH, which never blocks and has no side effects, and
+ *    checked with fstat; then it is opened O_RDONLY|O_NONBLOCK (so that a
+ *    FIFO swapped in meanwhile cannot hang the thread) and checked again;
+ *  - the returned descriptor is blocking, close-on-exec and read-only.
+ *
+ * Functions here never call nbdkit: failures return -1 with errno set
+ * and a static *REASON suitable for the server log (it never contains
+ * NAME or any path).  All functions are thread-safe.
+ */
+#ifndef SANDBAG_IMAGEDIR_H
+#define SANDBAG_IMAGEDIR_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+/* Probe once whether openat2 with RESOLVE_BENEATH works on DIRFD.
+ * Returns true if it does; otherwise imagedir_open falls back to
+ * refusing every symbolic link.  Call before imagedir_open.
+ */
+extern bool imagedir_init (int dirfd);
+
+/* Open NAME (relative to DIRFD) as described above.  With CONFINE
+ * false, NAME may be any path and symbolic links are followed freely
+ * (file= mode: the administrator named the file).  Returns the
+ * descriptor, or -1 with errno set and *REASON set.
+ */
+extern int imagedir_open (int dirfd, const char *name, bool confine,
+                          const char **reason);
+
+/* Longest sidecar text read, in bytes; the rest of the file is ignored. */
+#define IMAGEDIR_SIDECAR_MAX 256
+
+/* Read the sidecar ".NAME.description" of the image NAME in DIRFD into
+ * BUF (IMAGEDIR_SIDECAR_MAX + 1 bytes at least), NUL-terminated and
+ * unsanitised.  Returns the number of bytes read (0 if there is no
+ * readable regular sidecar file; that is not an error).
+ */
+extern size_t imagedir_read_sidecar (int dirfd, const char *name, char *buf);
+
+#endif
