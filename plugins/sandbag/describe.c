@@ -76,11 +76,14 @@ void
 describe_format (char *buf, size_t bufsize, uint64_t size,
                  time_t mtime, const char *text)
 {
-  char when[32] = "1970-01-01T00:00:00Z";
+  char when[48];
   struct tm tm;
 
-  if (gmtime_r (&mtime, &tm) != NULL)
-    strftime (when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  /* Times too far away to format (on any sane system: none) print as
+   * the epoch rather than as garbage. */
+  if (gmtime_r (&mtime, &tm) == NULL ||
+      strftime (when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+    strcpy (when, "1970-01-01T00:00:00Z");
   if (text != NULL && text[0] != '\0')
     snprintf (buf, bufsize, "%" PRIu64 " bytes, modified %s; %s",
               size, when, text);

@@ -32,7 +32,7 @@
 extern size_t describe_sanitize (char *text, size_t len);
 
 /* Room needed by describe_format for TEXT of up to TEXTLEN bytes. */
-#define DESCRIBE_SIZE(textlen) (64 + (textlen))
+#define DESCRIBE_SIZE(textlen) (96 + (textlen))
 
 /* Write the description of an image of SIZE bytes modified at MTIME
  * into BUF (BUFSIZE bytes, at least DESCRIBE_SIZE (strlen (TEXT))).

@@ -67,6 +67,8 @@ open_reason (int err)
   case ELOOP: return "symbolic link refused";
   case ENAMETOOLONG: return "name too long";
   case ENOTDIR: return "not a regular file";
+  case EMFILE: case ENFILE: return "too many open files";
+  case ENOMEM: return "out of memory";
   default: return "cannot open";
   }
 }

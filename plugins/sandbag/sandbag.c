@@ -307,7 +307,8 @@ sandbag_open (int readonly)
     fd = imagedir_open (dir_fd, name, true, &reason);
     if (fd == -1) {
       shown = printable (name);
-      nbdkit_error ("export \"%s\" refused: %s: %m", shown, reason);
+      nbdkit_debug ("sandbag: export \"%s\": %m", shown);
+      nbdkit_error ("export \"%s\" refused: %s", shown, reason);
       return NULL;
     }
   }
