@@ -69,7 +69,7 @@ open_reason (int err)
   case ENOTDIR: return "not a regular file";
   case EMFILE: case ENFILE: return "too many open files";
   case ENOMEM: return "out of memory";
-  default: return "cannot open";
+  default: return NULL;         /* errno says it all */
   }
 }
 
@@ -90,7 +90,7 @@ imagedir_open (int dirfd, const char *name, bool confine,
     saved = errno;
     close (fd);
     errno = saved;
-    *reason = "cannot stat";
+    *reason = NULL;
     return -1;
   }
   close (fd);
@@ -117,7 +117,7 @@ imagedir_open (int dirfd, const char *name, bool confine,
   }
   flags = fcntl (fd, F_GETFL);
   if (flags == -1 || fcntl (fd, F_SETFL, flags & ~O_NONBLOCK) == -1) {
-    *reason = "fcntl";
+    *reason = NULL;
     goto fail;
   }
   return fd;

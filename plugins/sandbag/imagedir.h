@@ -13,8 +13,10 @@
  *  - the returned descriptor is blocking, close-on-exec and read-only.
  *
  * Functions here never call nbdkit: failures return -1 with errno set
- * and a static *REASON suitable for the server log (it never contains
- * NAME or any path).  All functions are thread-safe.
+ * and *REASON set to a static string suitable for the server log (it
+ * never contains NAME or any path), or to NULL when errno alone
+ * explains the failure (g_strerror (errno) then serves as the reason).
+ * All functions are thread-safe.
  */
 #ifndef SANDBAG_IMAGEDIR_H
 #define SANDBAG_IMAGEDIR_H

@@ -85,8 +85,16 @@ static char *
 printable (const char *name)
 {
   g_autofree char *cut = g_strndup (name, 64);
+  g_autofree char *escaped = g_strescape (cut, NULL);
 
-  return g_strescape (cut, NULL);
+  return g_strconcat (escaped, strlen (name) > 64 ? "..." : "", NULL);
+}
+
+/* The reason imagedir_open gave, or errno's. */
+static const char *
+why (const char *reason)
+{
+  return reason != NULL ? reason : g_strerror (errno);
 }
 
 static int
@@ -218,7 +226,7 @@ sandbag_config_complete (void)
   if (filename != NULL) {
     fd = imagedir_open (AT_FDCWD, filename, false, &reason);
     if (fd == -1) {
-      nbdkit_error ("file: %s: %s: %m", filename, reason);
+      nbdkit_error ("file: %s: %s", filename, why (reason));
       return -1;
     }
     close (fd);
@@ -294,7 +302,7 @@ sandbag_open (int readonly)
     }
     fd = imagedir_open (AT_FDCWD, filename, false, &reason);
     if (fd == -1) {
-      nbdkit_error ("file: %s: %s: %m", filename, reason);
+      nbdkit_error ("file: %s: %s", filename, why (reason));
       return NULL;
     }
   }
@@ -306,8 +314,8 @@ sandbag_open (int readonly)
     }
     fd = imagedir_open (dir_fd, name, true, &reason);
     if (fd == -1) {
+      reason = why (reason);    /* before printable () touches errno */
       shown = printable (name);
-      nbdkit_debug ("sandbag: export \"%s\": %m", shown);
       nbdkit_error ("export \"%s\" refused: %s", shown, reason);
       return NULL;
     }

@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# sandbag: bad parameters are refused at start-up with a message naming
+# the parameter; a FIFO given as file= does not hang start-up.
+source "$(dirname "$0")/functions.sh"
+set -e -x
+requires mkfifo --version
+
+head -c 4096 /dev/urandom > "$tmp/image"
+mkdir "$tmp/dir"
+mkfifo "$tmp/fifo"
+
+# refused EXPECTED-MESSAGE PARAMS...
+refused ()
+{
+  local expected=$1
+  shift
+  if timeout 30 nbdkit -U - "$SANDBAG_PLUGIN" "$@" --run true \
+       2> "$tmp/err"; then
+    echo "$0: nbdkit accepted: $*" >&2
+    exit 1
+  fi
+  cat "$tmp/err"
+  grep -F -- "$expected" "$tmp/err"
+}
+
+refused "exactly one of file= or dir=" 
+refused "exactly one of file= or dir=" file="$tmp/image" dir="$tmp/dir"
+refused "file: parameter given more than once" \
+  file="$tmp/image" file="$tmp/image"
+refused "dir: parameter given more than once" dir="$tmp/dir" dir="$tmp/dir"
+refused "default: only meaningful with dir=" file="$tmp/image" default=x
+refused "default: invalid export name: name contains '/'" \
+  dir="$tmp/dir" default=a/b
+refused "default: invalid export name: name begins with '.'" \
+  dir="$tmp/dir" default=.hidden
+refused "default: parameter given more than once" \
+  dir="$tmp/dir" default=a default=b
+refused "minimum: must be a power of 2" file="$tmp/image" minimum=3
+refused "minimum: must be a power of 2" file="$tmp/image" minimum=128K
+refused "preferred: must be a power of 2" file="$tmp/image" preferred=256
+refused "preferred: must be a power of 2" file="$tmp/image" \
+  minimum=4096 preferred=1024
+refused "maximum: must be at least preferred" file="$tmp/image" maximum=1000
+refused "maximum: must be at least preferred" file="$tmp/image" \
+  minimum=4K maximum=6K
+refused "maximum: must be between 1 and 64M" file="$tmp/image" maximum=128M
+refused "maximum: parameter given more than once" file="$tmp/image" \
+  maximum=1M maximum=2M
+refused "list-limit: must be between 1 and 10000" dir="$tmp/dir" list-limit=0
+refused "list-limit" dir="$tmp/dir" list-limit=lots
+refused "unknown parameter 'foo'" file="$tmp/image" foo=bar
+refused "file: $tmp/nonexistent: no such file" file="$tmp/nonexistent"
+refused "file: $tmp/dir: not a regular file" file="$tmp/dir"
+refused "file: $tmp/fifo: not a regular file" file="$tmp/fifo"
+refused "dir: $tmp/nonexistent" dir="$tmp/nonexistent"
+refused "dir: $tmp/image: Not a directory" dir="$tmp/image"
+
+# And the good forms start.
+nbdkit -U - "$SANDBAG_PLUGIN" file="$tmp/image" --run true
+nbdkit -U - "$SANDBAG_PLUGIN" dir="$tmp/dir" default=x list-limit=5 \
+  minimum=512 preferred=4K maximum=64M --run true
