@@ -1,0 +1,324 @@
+/* nbdkit-heatmap-filter: per-block read statistics, kept in a
+ * memory-mapped file per export and image version.
+ *
+ * Design: when a connection is ready (.prepare) the filter works out
+ * which image version it sees (identity.h) and acquires that version's
+ * map from the table (map-table.h), which opens, creates or renames
+ * files as needed.  A successful read then costs one clock_gettime (vDSO)
+ * and four relaxed atomics per heat block touched (map-account.h): no
+ * lock, no allocation, no system call.  A background thread, started in
+ * .after_fork, msyncs every map every heatmap-sync interval, and all maps
+ * are synced again at .cleanup and closed at .unload.
+ *
+ * Nothing here can fail a client's request: a connection whose map
+ * cannot be had is served without one.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <glib.h>
+#include <nbdkit-filter.h>
+
+#include "duration.h"
+#include "export-name.h"
+#include "identity.h"
+#include "map-account.h"
+#include "map-table.h"
+
+/* heatmap=FILE: the map of the default export (absolute), or NULL. */
+static char *map_file;
+/* heatmap-dir=DIR: directory of per-export maps (absolute), or NULL. */
+static char *map_dir;
+/* heatmap-block: log2 of the heat block size in bytes. */
+static uint32_t block_shift = HM_DEFAULT_SHIFT;
+static int block_set;
+/* heatmap-sync: interval between msyncs of every map, in µs. */
+static uint64_t sync_us = UINT64_C(30) * 1000000;
+static int sync_set;
+
+/* The sync thread and how to stop it.  sync_lock protects sync_stop. */
+static GThread *sync_thread;
+static GMutex sync_lock;
+static GCond sync_cond;
+static int sync_stop;
+
+struct handle {
+  char *exportname;             /* as the client asked for it */
+  struct hm_map *map;           /* NULL: not recording */
+  /* Copies of the map's geometry, so the request path reads one line. */
+  struct hm_record *recs;
+  uint64_t nr_blocks;
+  uint32_t shift;
+};
+
+static void
+heatmap_unload (void)
+{
+  hm_table_close_all ();
+  g_free (map_file);
+  g_free (map_dir);
+}
+
+static int
+heatmap_config (nbdkit_next_config *next, nbdkit_backend *nxdata,
+                const char *key, const char *value)
+{
+  if (strcmp (key, "heatmap") == 0) {
+    if (map_file) {
+      nbdkit_error ("heatmap: heatmap=FILE given twice");
+      return -1;
+    }
+    map_file = nbdkit_absolute_path (value);
+    return map_file ? 0 : -1;
+  }
+  else if (strcmp (key, "heatmap-dir") == 0) {
+    if (map_dir) {
+      nbdkit_error ("heatmap: heatmap-dir=DIR given twice");
+      return -1;
+    }
+    map_dir = nbdkit_absolute_path (value);
+    return map_dir ? 0 : -1;
+  }
+  else if (strcmp (key, "heatmap-block") == 0) {
+    int64_t size;
+
+    if (block_set) {
+      nbdkit_error ("heatmap: heatmap-block given twice");
+      return -1;
+    }
+    size = nbdkit_parse_size (value);
+    if (size == -1)
+      return -1;
+    if (size < (INT64_C(1) << HM_MIN_SHIFT) ||
+        size > (INT64_C(1) << HM_MAX_SHIFT) || (size & (size - 1)) != 0) {
+      nbdkit_error ("heatmap-block: %s must be a power of two from 4K "
+                    "to 1G", value);
+      return -1;
+    }
+    block_shift = __builtin_ctzll (size);
+    block_set = 1;
+    return 0;
+  }
+  else if (strcmp (key, "heatmap-sync") == 0) {
+    if (sync_set) {
+      nbdkit_error ("heatmap: heatmap-sync given twice");
+      return -1;
+    }
+    sync_set = 1;
+    return hm_parse_duration ("heatmap-sync", value, &sync_us);
+  }
+  else
+    return next (nxdata, key, value);
+}
+
+/* DIR must exist and be a directory; KEY names the parameter. */
+static int
+check_dir (const char *key, const char *dir)
+{
+  struct stat st;
+
+  if (stat (dir, &st) == -1) {
+    nbdkit_error ("%s: %s: %m", key, dir);
+    return -1;
+  }
+  if (!S_ISDIR (st.st_mode)) {
+    nbdkit_error ("%s: %s: not a directory", key, dir);
+    return -1;
+  }
+  return 0;
+}
+
+static int
+heatmap_config_complete (nbdkit_next_config_complete *next,
+                         nbdkit_backend *nxdata)
+{
+  if (!map_file == !map_dir) {
+    nbdkit_error ("heatmap: give exactly one of heatmap=FILE or "
+                  "heatmap-dir=DIR");
+    return -1;
+  }
+  if (map_dir && check_dir ("heatmap-dir", map_dir) == -1)
+    return -1;
+  if (map_file) {
+    g_autofree char *dir = g_path_get_dirname (map_file);
+    if (check_dir ("heatmap", dir) == -1)
+      return -1;
+  }
+  return next (nxdata);
+}
+
+#define heatmap_config_help \
+  "heatmap=FILE          The heat map of the default export.\n" \
+  "heatmap-dir=DIR       Directory of heat maps, one per export.\n" \
+  "heatmap-block=SIZE    Heat block size (power of two, default 1M).\n" \
+  "heatmap-sync=DURATION Interval between flushes to disk (default 30s)."
+
+static gpointer
+sync_thread_main (gpointer data)
+{
+  g_mutex_lock (&sync_lock);
+  while (!sync_stop) {
+    gint64 deadline = g_get_monotonic_time () + sync_us;
+
+    while (!sync_stop && g_cond_wait_until (&sync_cond, &sync_lock,
+                                            deadline))
+      ;
+    if (sync_stop)
+      break;
+    g_mutex_unlock (&sync_lock);
+    hm_table_sync_all ();
+    g_mutex_lock (&sync_lock);
+  }
+  g_mutex_unlock (&sync_lock);
+  return NULL;
+}
+
+static int
+heatmap_after_fork (nbdkit_backend *nxdata)
+{
+  g_autoptr (GError) err = NULL;
+
+  sync_thread = g_thread_try_new ("heatmap-sync", sync_thread_main,
+                                  NULL, &err);
+  if (sync_thread == NULL) {
+    nbdkit_error ("heatmap: cannot start the sync thread: %s",
+                  err->message);
+    return -1;
+  }
+  return 0;
+}
+
+static void
+heatmap_cleanup (nbdkit_backend *nxdata)
+{
+  if (sync_thread) {
+    g_mutex_lock (&sync_lock);
+    sync_stop = 1;
+    g_cond_signal (&sync_cond);
+    g_mutex_unlock (&sync_lock);
+    g_thread_join (g_steal_pointer (&sync_thread));
+  }
+  hm_table_sync_all ();
+}
+
+static void *
+heatmap_open (nbdkit_next_open *next, nbdkit_context *nxdata,
+              int readonly, const char *exportname, int is_tls)
+{
+  struct handle *h;
+
+  if (next (nxdata, readonly, exportname) == -1)
+    return NULL;
+  h = g_new0 (struct handle, 1);
+  h->exportname = g_strdup (exportname);
+  return h;
+}
+
+static void
+heatmap_close (void *handle)
+{
+  struct handle *h = handle;
+
+  hm_table_release (h->map);
+  g_free (h->exportname);
+  g_free (h);
+}
+
+/* Read LEN bytes at OFFSET through the backend; 0 or -1. */
+static int
+sample (nbdkit_next *next, void *buf, uint32_t len, uint64_t offset)
+{
+  int err = 0;
+
+  if (next->pread (next, buf, len, offset, 0, &err) == -1) {
+    nbdkit_debug ("heatmap: identity read at %" PRIu64 " failed: %s",
+                  offset, strerror (err));
+    return -1;
+  }
+  return 0;
+}
+
+/* Find this connection's image version and acquire its map.  Never
+ * fails the connection. */
+static int
+heatmap_prepare (nbdkit_next *next, void *handle, int readonly)
+{
+  struct handle *h = handle;
+  g_autofree char *path = NULL;
+  g_autofree uint8_t *head = NULL, *tail = NULL;
+  uint8_t identity[HM_IDENTITY_LEN];
+  char idtext[HM_TEXT_LEN];
+  const char *desc;
+  int64_t size;
+  uint32_t n;
+
+  if (map_dir) {
+    g_autofree char *base = hm_map_basename (h->exportname);
+    path = g_build_filename (map_dir, base, NULL);
+  }
+  else if (h->exportname[0] == '\0')
+    path = g_strdup (map_file);
+  else {
+    nbdkit_debug ("heatmap: export \"%s\" is not the default export: "
+                  "not recorded (use heatmap-dir)", h->exportname);
+    return 0;
+  }
+
+  size = next->get_size (next);
+  if (size <= 0) {
+    nbdkit_debug ("heatmap: export size %" PRIi64 ": not recorded", size);
+    return 0;
+  }
+  desc = next->export_description (next);
+  n = size < HM_ID_SAMPLE ? size : HM_ID_SAMPLE;
+  head = g_malloc (n);
+  tail = g_malloc (n);
+  if (sample (next, head, n, 0) == -1 ||
+      sample (next, tail, n, size - n) == -1)
+    return 0;
+  hm_identity_compute (size, desc, head, n, tail, n, identity, idtext);
+
+  h->map = hm_table_acquire (path, block_shift, size, identity, idtext,
+                             h->exportname);
+  if (h->map) {
+    h->recs = h->map->m.recs;
+    h->nr_blocks = h->map->m.hdr.nr_blocks;
+    h->shift = h->map->m.hdr.block_shift;
+  }
+  return 0;
+}
+
+static int
+heatmap_pread (nbdkit_next *next, void *handle, void *buf, uint32_t count,
+               uint64_t offset, uint32_t flags, int *err)
+{
+  struct handle *h = handle;
+
+  if (next->pread (next, buf, count, offset, flags, err) == -1)
+    return -1;
+  if (h->recs)
+    hm_account (h->recs, h->nr_blocks, h->shift, offset, count,
+                hm_now_us ());
+  return 0;
+}
+
+static struct nbdkit_filter filter = {
+  .name              = "heatmap",
+  .longname          = "sandbag heatmap filter",
+  .unload            = heatmap_unload,
+  .config            = heatmap_config,
+  .config_complete   = heatmap_config_complete,
+  .config_help       = heatmap_config_help,
+  .after_fork        = heatmap_after_fork,
+  .cleanup           = heatmap_cleanup,
+  .open              = heatmap_open,
+  .close             = heatmap_close,
+  .prepare           = heatmap_prepare,
+  .pread             = heatmap_pread,
+};
+
+NBDKIT_REGISTER_FILTER (filter)

@@ -1,0 +1,80 @@
+/* Heat map files on disk: creating them safely, mapping them, renaming
+ * them aside.  Shared by the filter (which maps files read-write and
+ * updates them in place) and the tool (which reads and writes whole
+ * files).  Errors are returned as GErrors (domain G_FILE_ERROR, the
+ * code from errno, the message naming the file), never logged here.
+ *
+ * Crash safety of creation: a new map is written under a temporary name
+ * in the same directory (".NAME.tmp.PID.N"), its blocks are allocated
+ * with posix_fallocate (so a full disk fails here, not later as SIGBUS
+ * on first touch of a page), its header and records are written and
+ * fsync'd, and only then is it renamed into place and the directory
+ * fsync'd.  After a crash the name holds either nothing, an older map or
+ * the complete new one; a stray temporary file is never loaded.
+ */
+#ifndef SANDBAG_HEATMAP_MAP_FILE_H
+#define SANDBAG_HEATMAP_MAP_FILE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <glib.h>
+
+#include "map-format.h"
+
+/* A map file mapped read-write and shared: stores into RECS reach the
+ * file (the page cache at once, the disk at the next hm_mapping_sync
+ * or whenever the kernel writes back). */
+struct hm_mapping {
+  int fd;
+  void *base;                   /* the whole file */
+  size_t len;
+  struct hm_header hdr;
+  struct hm_record *recs;       /* base + HM_HEADER_SIZE */
+};
+
+enum hm_open_result {
+  HM_OPEN_OK,                   /* *M is ready */
+  HM_OPEN_MISSING,              /* no such file */
+  HM_OPEN_INVALID,              /* a file that is not a valid map:
+                                 * *STATUS says why, *ERR has details */
+  HM_OPEN_ERROR,                /* could not open, read or map it */
+};
+
+/* Open PATH read-write (it must be a regular file; symlinks are not
+ * followed), validate it completely (map-format.h) and map it. */
+enum hm_open_result hm_mapping_open (const char *path, struct hm_mapping *m,
+                                     enum hm_status *status, GError **err);
+
+/* Write all dirty pages of M to disk and wait.  -1 and *ERR on error. */
+int hm_mapping_sync (struct hm_mapping *m, GError **err);
+
+/* Unmap and close (without syncing; the kernel still writes the dirty
+ * pages back). */
+void hm_mapping_close (struct hm_mapping *m);
+
+/* Create a complete map file at PATH (replacing any file there) with
+ * header H and the given records (NULL: all zero), crash-safely as
+ * described above.  0, or -1 and *ERR. */
+int hm_file_create (const char *path, const struct hm_header *h,
+                    const struct hm_record *recs, GError **err);
+
+/* Rename PATH to "PATH.TAG" (or "PATH.TAG.1", ".2", ... if that exists)
+ * and fsync the directory.  Returns the new name (g_free it), or NULL
+ * and *ERR. */
+char *hm_file_rename_aside (const char *path, const char *tag,
+                            GError **err);
+
+/* Read the whole file at PATH (at most MAX_LEN bytes, else an EFBIG
+ * error) into a new buffer.  0, or -1 and *ERR. */
+int hm_file_read (const char *path, size_t max_len,
+                  uint8_t **buf, size_t *len, GError **err);
+
+/* Format a time (µs since the epoch) as "YYYYMMDDTHHMMSSZ" (UTC) into
+ * OUT, which holds at least 17 bytes. */
+void hm_compact_time (uint64_t us, char out[17]);
+
+/* The current time in µs since the epoch. */
+uint64_t hm_now_us (void);
+
+#endif /* SANDBAG_HEATMAP_MAP_FILE_H */
