@@ -29,7 +29,8 @@
 #include "map-account.h"
 #include "map-table.h"
 
-/* heatmap=FILE: the map of the default export (absolute), or NULL. */
+/* heatmap=FILE: the map of every connection, whatever export name it
+ * asked for (for plugins that serve one image), absolute; or NULL. */
 static char *map_file;
 /* heatmap-dir=DIR: directory of per-export maps (absolute), or NULL. */
 static char *map_dir;
@@ -152,7 +153,7 @@ heatmap_config_complete (nbdkit_next_config_complete *next,
 }
 
 #define heatmap_config_help \
-  "heatmap=FILE          The heat map of the default export.\n" \
+  "heatmap=FILE          The heat map (for a plugin serving one image).\n" \
   "heatmap-dir=DIR       Directory of heat maps, one per export.\n" \
   "heatmap-block=SIZE    Heat block size (power of two, default 1M).\n" \
   "heatmap-sync=DURATION Interval between flushes to disk (default 30s)."
@@ -260,13 +261,8 @@ heatmap_prepare (nbdkit_next *next, void *handle, int readonly)
     g_autofree char *base = hm_map_basename (h->exportname);
     path = g_build_filename (map_dir, base, NULL);
   }
-  else if (h->exportname[0] == '\0')
+  else
     path = g_strdup (map_file);
-  else {
-    nbdkit_debug ("heatmap: export \"%s\" is not the default export: "
-                  "not recorded (use heatmap-dir)", h->exportname);
-    return 0;
-  }
 
   size = next->get_size (next);
   if (size <= 0) {

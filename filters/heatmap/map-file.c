@@ -108,10 +108,16 @@ hm_mapping_open (const char *path, struct hm_mapping *m,
 
   memset (m, 0, sizeof *m);
   m->fd = -1;
-  fd = open (path, O_RDWR | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY);
+  fd = open (path, O_RDWR | O_CLOEXEC | O_NOCTTY);
   if (fd == -1) {
     if (errno == ENOENT)
       return HM_OPEN_MISSING;
+    if (errno == EISDIR) {
+      *status = HM_FOREIGN;
+      g_set_error (err, G_FILE_ERROR, G_FILE_ERROR_INVAL,
+                   "%s: not a regular file", path);
+      return HM_OPEN_INVALID;
+    }
     set_errno_error (err, errno, "open: %s", path);
     return HM_OPEN_ERROR;
   }

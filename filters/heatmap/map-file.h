@@ -41,8 +41,8 @@ enum hm_open_result {
   HM_OPEN_ERROR,                /* could not open, read or map it */
 };
 
-/* Open PATH read-write (it must be a regular file; symlinks are not
- * followed), validate it completely (map-format.h) and map it. */
+/* Open PATH read-write (it must be a regular file, perhaps through a
+ * symbolic link), validate it completely (map-format.h) and map it. */
 enum hm_open_result hm_mapping_open (const char *path, struct hm_mapping *m,
                                      enum hm_status *status, GError **err);
 
