@@ -18,8 +18,10 @@ export PATH=/usr/sbin:/usr/bin:/sbin:/bin:$PATH
 
 builddir=${BUILDDIR:-$top/build}
 port=${PORT:-10809}
+echo "sandbag: building in $builddir"
 if [ ! -f "$builddir/build.ninja" ]; then
-  meson setup "$builddir" "$top"
+  meson setup "$builddir" "$top" >"$builddir.setup.log" 2>&1 ||
+    { cat "$builddir.setup.log" >&2; exit 1; }
 fi
 ninja -C "$builddir" >/dev/null
 
@@ -32,7 +34,7 @@ if [ -z "$target" ]; then
     git -C "$top" archive HEAD 2>/dev/null | tar -x -C "$stage" ||
       cp -a "$top/README.md" "$top/LICENSE" "$top/docs" "$top/plugins" \
             "$top/filters" "$stage"
-    mkfs.erofs -q "$target.tmp" "$stage"
+    mkfs.erofs --quiet "$target.tmp" "$stage"
     mv "$target.tmp" "$target"
   fi
 fi
@@ -54,7 +56,8 @@ sandbag: serving $target read-only on port $port
 Read it from another machine (replace HOST):
   nbdinfo nbd://HOST:$port/
   nbdfuse -r /tmp/vol/disk nbd://HOST:$port/ &  mount -o loop,ro /tmp/vol/disk /mnt
-  nbd-client -N '' HOST $port /dev/nbd0 && mount -o ro /dev/nbd0 /mnt
+  modprobe nbd && nbd-client -R -N NAME HOST $port /dev/nbd0 && mount -o ro /dev/nbd0 /mnt
+  (NAME is empty, -N '', for a single image)
 Stop with Ctrl-C.
 MSG
 
