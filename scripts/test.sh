@@ -2,13 +2,30 @@
 # Run sandbag's whole test suite: install what it needs, build with
 # -Werror, run every test, and end with the line "N passed, N failed".
 #
+# Stages (SANDBAG_STAGES, default all four, in this order):
+#   plain     build-test: every test, modules built as shipped.
+#   asan      build-asan: gcc with AddressSanitizer + UndefinedBehavior-
+#             Sanitizer; every test again, nbdkit (not instrumented itself)
+#             loading the instrumented modules with the sanitizer runtime
+#             preloaded through tests/sanitizers/nbdkit.  Every sanitizer
+#             report found afterwards counts as one failure.
+#   valgrind  the core tests in SANDBAG_VALGRIND_TESTS again, nbdkit under
+#             valgrind memcheck; each process with an error or a definite
+#             leak counts as one failure.
+#   fuzz      build-fuzz: clang libFuzzer harnesses (tests/fuzz); replay
+#             the seed corpora and regression cases, then fuzz each target
+#             for SANDBAG_FUZZ_SECONDS.  A crash counts as one failure.
+#
 # Every test is a core test: a test that skips counts as failed unless
 # SANDBAG_ALLOW_SKIP=1 is set (never in CI).
 #
 # Environment:
-#   BUILDDIR            build directory (default: build-test under the source)
-#   SANDBAG_ALLOW_SKIP  1 to report skips instead of failing them
-#   SANDBAG_TEST_JOBS   tests run at once (default 2)
+#   BUILDDIR               plain build directory (default: build-test)
+#   SANDBAG_STAGES         stages to run (default "plain asan valgrind fuzz")
+#   SANDBAG_ALLOW_SKIP     1 to report skips instead of failing them
+#   SANDBAG_TEST_JOBS      tests run at once (default 2)
+#   SANDBAG_FUZZ_SECONDS   fuzzing time per target (default 30)
+#   SANDBAG_VALGRIND_TESTS meson test names for the valgrind stage
 set -euo pipefail
 
 top=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -17,29 +34,189 @@ top=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 # nbdsh and the tests' Python must be Debian's, which has the nbd module.
 export PATH=/usr/sbin:/usr/bin:/sbin:/bin:$PATH
 
-builddir=${BUILDDIR:-$top/build-test}
-if [ ! -f "$builddir/build.ninja" ]; then
-  meson setup "$builddir" "$top" --werror
-fi
-ninja -C "$builddir"
+stages=${SANDBAG_STAGES:-plain asan valgrind fuzz}
+jobs=${SANDBAG_TEST_JOBS:-2}
+allow_skip=${SANDBAG_ALLOW_SKIP:-0}
 
-status=0
-meson test -C "$builddir" --print-errorlogs \
-  --num-processes "${SANDBAG_TEST_JOBS:-2}" || status=$?
+# One line per verdict, "PASS name" / "FAIL name" / "SKIP name", counted
+# at the end.
+results=$(mktemp "${TMPDIR:-/tmp}/sandbag-results.XXXXXX")
+trap 'rm -f "$results"' EXIT
 
-python3 - "$builddir/meson-logs/testlog.json" "${SANDBAG_ALLOW_SKIP:-0}" <<'PY'
+verdict ()
+{
+  echo "$1 $2" >> "$results"
+}
+
+# collect LABEL TESTLOG.json: add each test of one meson run to $results.
+collect ()
+{
+  python3 - "$1" "$2" >> "$results" <<'PY'
 import json, sys
-log, allow_skip = sys.argv[1], sys.argv[2] == "1"
-passed = failed = skipped = 0
-for line in open(log):
+label, log = sys.argv[1], sys.argv[2]
+try:
+    lines = open(log).readlines()
+except OSError:
+    print(f"FAIL {label}:no-test-log")
+    sys.exit(0)
+for line in lines:
     r = json.loads(line)
-    if r["result"] == "OK":
+    word = {"OK": "PASS", "SKIP": "SKIP"}.get(r["result"], "FAIL")
+    print(f"{word} {label}:{r['name']}")
+PY
+}
+
+# meson_setup DIR ARGS...: configure DIR once.
+meson_setup ()
+{
+  local dir=$1
+  shift
+  if [ ! -f "$dir/build.ninja" ]; then
+    meson setup "$dir" "$top" "$@"
+  fi
+}
+
+# --- plain -----------------------------------------------------------------
+stage_plain ()
+{
+  local builddir=${BUILDDIR:-$top/build-test}
+  meson_setup "$builddir" --werror
+  ninja -C "$builddir"
+  meson test -C "$builddir" --print-errorlogs --num-processes "$jobs" \
+    --logbase plain || true
+  collect plain "$builddir/meson-logs/plain.json"
+}
+
+# --- asan ------------------------------------------------------------------
+stage_asan ()
+{
+  local builddir=$top/build-asan
+  local logdir=$builddir/sanitizer-logs
+  local libasan libubsan
+
+  CC=gcc meson_setup "$builddir" --werror \
+    -Db_sanitize=address,undefined -Db_lundef=false
+  ninja -C "$builddir"
+
+  # nbdkit is not instrumented: preload the runtimes that match the
+  # modules (gcc's), and make dlclose a no-op so that reports at exit
+  # still name functions in the unloaded modules.
+  libasan=$(gcc -print-file-name=libasan.so)
+  libubsan=$(gcc -print-file-name=libubsan.so)
+  gcc -shared -fPIC -O2 -o "$builddir/nodlclose.so" \
+    "$top/tests/sanitizers/nodlclose.c"
+
+  rm -rf "$logdir"
+  mkdir -p "$logdir"
+  local supp=$top/tests/sanitizers
+  SANDBAG_NBDKIT_WRAPPER_DIR=$top/tests/sanitizers \
+  SANDBAG_WRAP=asan \
+  SANDBAG_SAN_PRELOAD="$libasan $libubsan $builddir/nodlclose.so" \
+  ASAN_OPTIONS="log_path=$logdir/asan:halt_on_error=1:abort_on_error=1:print_stacktrace=1:detect_leaks=1:detect_stack_use_after_return=1:strict_string_checks=1:check_initialization_order=1" \
+  LSAN_OPTIONS="suppressions=$supp/lsan.supp:print_suppressions=0" \
+  UBSAN_OPTIONS="log_path=$logdir/ubsan:halt_on_error=1:print_stacktrace=1:suppressions=$supp/ubsan.supp" \
+    meson test -C "$builddir" --print-errorlogs --num-processes "$jobs" \
+      --timeout-multiplier 3 --logbase asan || true
+  collect asan "$builddir/meson-logs/asan.json"
+
+  # Every report file is a failure, except leak reports in which every
+  # leaked block was allocated by nbdkit's own (uninstrumented, stripped)
+  # code: nbdkit 1.32 can exit with a connection thread still running and
+  # its connection struct unfreed, which is not ours to fix.
+  python3 "$top/tests/sanitizers/scan-reports.py" "$logdir" >> "$results"
+}
+
+# --- valgrind --------------------------------------------------------------
+# The core tests: the plugin's data path and refusals, the heatmap's
+# accounting, and the hostile suite's protocol abuse.  Each runs in
+# seconds without valgrind; a missing name fails the stage.
+default_valgrind_tests="\
+test-sandbag-size test-sandbag-contents test-sandbag-refused \
+test-sandbag-readonly test-sandbag-blocksize test-heatmap-counts \
+test-hostile-garbage test-hostile-requests"
+
+stage_valgrind ()
+{
+  local builddir=${BUILDDIR:-$top/build-test}
+  local logdir=$builddir/valgrind-logs
+  local want=() t
+  local -A have
+
+  meson_setup "$builddir" --werror
+  ninja -C "$builddir"
+  # Run only the chosen tests that exist; a missing one is a failure, so
+  # that renaming a core test cannot silently drop it from this stage.
+  while read -r t; do have[$t]=1; done < <(meson test -C "$builddir" --list 2>/dev/null | sed 's/^.* \/ //')
+  for t in ${SANDBAG_VALGRIND_TESTS:-$default_valgrind_tests}; do
+    if [ -n "${have[$t]:-}" ]; then
+      want+=("$t")
+    else
+      echo "valgrind stage: no test named $t"
+      verdict FAIL "valgrind:$t:missing"
+    fi
+  done
+  [ ${#want[@]} -gt 0 ] || return 0
+
+  rm -rf "$logdir"
+  mkdir -p "$logdir"
+  SANDBAG_NBDKIT_WRAPPER_DIR=$top/tests/sanitizers \
+  SANDBAG_WRAP=valgrind \
+  SANDBAG_VG_LOGDIR=$logdir \
+  SANDBAG_VG_SUPP=$top/tests/sanitizers/valgrind.supp \
+  SANDBAG_SLOW=1 \
+    meson test -C "$builddir" --print-errorlogs --num-processes "$jobs" \
+      --timeout-multiplier 5 --logbase valgrind "${want[@]}" || true
+  collect valgrind "$builddir/meson-logs/valgrind.json"
+  python3 "$top/tests/sanitizers/scan-reports.py" --valgrind "$logdir" \
+    >> "$results"
+}
+
+# --- fuzz ------------------------------------------------------------------
+stage_fuzz ()
+{
+  local builddir=$top/build-fuzz
+  local seconds=${SANDBAG_FUZZ_SECONDS:-30}
+
+  CC=clang meson_setup "$builddir" -Dfuzzing=true \
+    -Db_sanitize=address,undefined -Db_lundef=false
+  # Only the harnesses: the fuzz build exists for them.
+  ninja -C "$builddir" $(ninja -C "$builddir" -t targets all |
+                         sed -n 's|^\(tests/fuzz/fuzz-[a-z0-9-]*\): .*|\1|p' |
+                         sort -u)
+  # Replay seeds and regression cases (the 'fuzz' meson suite).
+  meson test -C "$builddir" --suite fuzz --print-errorlogs \
+    --num-processes "$jobs" --logbase fuzz-replay || true
+  collect fuzz "$builddir/meson-logs/fuzz-replay.json"
+  # Then fuzz each target for a bounded time.
+  "$top/tests/fuzz/run-fuzzers.sh" "$builddir" "$seconds" >> "$results" || true
+}
+
+for stage in $stages; do
+  case "$stage" in
+    plain|asan|valgrind|fuzz)
+      echo "=== stage $stage ==="
+      "stage_$stage" ;;
+    *)
+      echo "$0: unknown stage $stage" >&2
+      verdict FAIL "stage:$stage" ;;
+  esac
+done
+
+python3 - "$results" "$allow_skip" <<'PY'
+import sys
+results, allow_skip = sys.argv[1], sys.argv[2] == "1"
+passed = failed = skipped = 0
+for line in open(results):
+    word, _, name = line.strip().partition(" ")
+    if word == "PASS":
         passed += 1
-    elif r["result"] == "SKIP" and allow_skip:
+    elif word == "SKIP" and allow_skip:
         skipped += 1
     else:
-        if r["result"] == "SKIP":
-            print(f"core test skipped (counted as failed): {r['name']}")
+        if word == "SKIP":
+            print(f"core test skipped (counted as failed): {name}")
+        else:
+            print(f"failed: {name}")
         failed += 1
 tail = f", {skipped} skipped" if allow_skip else ""
 print(f"{passed} passed, {failed} failed{tail}")

@@ -121,3 +121,11 @@ expose_and_mount ()
   mount -o loop,ro "$file" "$mnt"
   cleanup_fn "umount '$mnt'"
 }
+
+# Sanitizer and valgrind runs (scripts/test.sh): SANDBAG_NBDKIT_WRAPPER_DIR
+# names a directory holding an `nbdkit` wrapper (tests/sanitizers/nbdkit)
+# that runs the real nbdkit under AddressSanitizer or valgrind; put it
+# first on PATH so that every nbdkit a test starts goes through it.
+if [ -n "${SANDBAG_NBDKIT_WRAPPER_DIR:-}" ]; then
+  export PATH=$SANDBAG_NBDKIT_WRAPPER_DIR:$PATH
+fi

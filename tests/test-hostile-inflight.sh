@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Hostile clients against the public stack: clients that disconnect
+# (close or reset) with many requests in flight, again and again.  On
+# nbdkit < 1.33.10 with worker threads this kills the server (an
+# assertion in nbdkit); the public stack runs --threads=1 for that
+# reason.
+#
+# A well-behaved client on 127.0.0.2 keeps reading and checking data
+# meanwhile; see tests/hostile.py for what the case checks and the
+# HOSTILE line it prints.
+source "$(dirname "$0")/functions.sh"
+set -e -x
+
+python3 "$abs_top_srcdir/tests/hostile.py" case inflight --tmp "$tmp"
