@@ -13,6 +13,24 @@
 
 #include "render.h"
 
+char *
+hm_format_size (uint64_t bytes)
+{
+  static const char *const units[] = {
+    "KiB", "MiB", "GiB", "TiB", "PiB", "EiB",
+  };
+  double v = bytes;
+  int i = -1;
+
+  if (bytes < 1024)
+    return g_strdup_printf ("%" G_GUINT64_FORMAT " bytes", bytes);
+  while (v >= 1024 && i < 5) {
+    v /= 1024;
+    i++;
+  }
+  return g_strdup_printf ("%.1f %s", v, units[i]);
+}
+
 void
 hm_render_geometry (uint64_t nr_blocks, struct hm_geometry *g)
 {
@@ -212,11 +230,9 @@ hm_render_png (const struct hm_header *h, const struct hm_record *recs,
                           CAIRO_FONT_WEIGHT_NORMAL);
   cairo_set_source_rgb (cr, 0, 0, 0);
   text_at (cr, HM_RENDER_LEFT, 28, 18, 0, title);
-  img_size = g_format_size_full (h->image_size, G_FORMAT_SIZE_IEC_UNITS);
-  cell_size = g_format_size_full (g.cell_blocks * block,
-                                  G_FORMAT_SIZE_IEC_UNITS);
-  row_size = g_format_size_full (g.cell_blocks * block * g.cols,
-                                 G_FORMAT_SIZE_IEC_UNITS);
+  img_size = hm_format_size (h->image_size);
+  cell_size = hm_format_size (g.cell_blocks * block);
+  row_size = hm_format_size (g.cell_blocks * block * g.cols);
   subtitle = g_strdup_printf ("image %s, %s per cell, %s per row; %s",
                               img_size, cell_size, row_size,
                               h->identity_text);
@@ -229,7 +245,7 @@ hm_render_png (const struct hm_header *h, const struct hm_record *recs,
   for (row = 0; row < g.rows; row += label_every) {
     uint64_t off = (uint64_t) row * g.cols * g.cell_blocks * block;
     g_autofree char *s = off == 0 ? g_strdup ("0")
-      : g_format_size_full (off, G_FORMAT_SIZE_IEC_UNITS);
+      : hm_format_size (off);
     double yy = HM_RENDER_TOP + row * g.cell_px;
 
     text_at (cr, HM_RENDER_LEFT - 8, yy + 10, 11, 1, s);

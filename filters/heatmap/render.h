@@ -41,6 +41,10 @@ struct hm_geometry {
   uint32_t width, height;       /* of the whole picture */
 };
 
+/* BYTES for humans with IEC units and a plain space: "512 bytes",
+ * "1.0 MiB", "4.5 TiB".  g_free the result. */
+char *hm_format_size (uint64_t bytes);
+
 /* The layout for a map of NR_BLOCKS (> 0) heat blocks. */
 void hm_render_geometry (uint64_t nr_blocks, struct hm_geometry *g);
 

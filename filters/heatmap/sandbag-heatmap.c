@@ -120,7 +120,7 @@ iso_time (uint64_t us, char buf[32])
 static char *
 human (uint64_t bytes)
 {
-  return g_format_size_full (bytes, G_FORMAT_SIZE_IEC_UNITS);
+  return hm_format_size (bytes);
 }
 
 static uint64_t

@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# heatmap: nonsense parameters stop nbdkit at start-up with a message
+# naming the parameter; good ones are accepted.
+source "$(dirname "$0")/functions.sh"
+set -e -x
+
+# refused MESSAGE ARGS...: nbdkit refuses the filter ARGS with MESSAGE.
+refused ()
+{
+  local msg=$1
+  shift
+  if nbdkit -U - --filter="$HEATMAP_FILTER" memory 1M "$@" \
+       --run true 2> "$tmp/err"; then
+    echo "accepted: $*"
+    exit 1
+  fi
+  cat "$tmp/err"
+  grep -F -- "$msg" "$tmp/err"
+}
+
+refused 'give exactly one of heatmap=FILE or heatmap-dir=DIR'
+refused 'give exactly one of heatmap=FILE or heatmap-dir=DIR' \
+  heatmap="$tmp/m" heatmap-dir="$tmp"
+refused 'heatmap=FILE given twice' heatmap="$tmp/a" heatmap="$tmp/b"
+refused "heatmap-dir: $tmp/none: No such file or directory" \
+  heatmap-dir="$tmp/none"
+refused "heatmap: $tmp/none: No such file or directory" \
+  heatmap="$tmp/none/map"
+touch "$tmp/file"
+refused "heatmap-dir: $tmp/file: not a directory" heatmap-dir="$tmp/file"
+refused 'heatmap-block: 3000 must be a power of two from 4K to 1G' \
+  heatmap="$tmp/m" heatmap-block=3000
+refused 'heatmap-block: 2K must be a power of two' \
+  heatmap="$tmp/m" heatmap-block=2K
+refused 'heatmap-block: 2G must be a power of two' \
+  heatmap="$tmp/m" heatmap-block=2G
+refused 'heatmap-block given twice' \
+  heatmap="$tmp/m" heatmap-block=4K heatmap-block=8K
+refused 'heatmap-sync: unknown unit in duration "10x"' \
+  heatmap="$tmp/m" heatmap-sync=10x
+refused 'heatmap-sync: duration "0" is shorter than 1ms' \
+  heatmap="$tmp/m" heatmap-sync=0
+
+nbdkit -U - --filter="$HEATMAP_FILTER" memory 1M heatmap="$tmp/m" \
+  heatmap-block=4K heatmap-sync=500ms --run 'nbdsh -u "$uri" -c "h.pread(1, 0)"'
+"$SANDBAG_HEATMAP" csv "$tmp/m" | grep -x '0,1,[0-9.]*,[0-9.]*,1'
+
+# The help text lists every parameter.
+nbdkit --filter="$HEATMAP_FILTER" memory --help > "$tmp/help"
+for p in heatmap= heatmap-dir= heatmap-block= heatmap-sync=; do
+  grep -- "^$p" "$tmp/help"
+done
