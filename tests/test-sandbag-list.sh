@@ -78,11 +78,14 @@ n=$(nbdinfo --list --json "nbd+unix://?socket=$tmp/sock2" |
       python3 -c 'import json,sys; print(len(json.load(sys.stdin)["exports"]))')
 [ "$n" = 2 ]
 
-# file= mode lists the default export, with its description.
+# file= mode lists the default export, with its description (the
+# sidecar sits next to the image).
 nbdkit -U - "$SANDBAG_PLUGIN" file="$d/a.img" \
   --run 'nbdinfo --list --json "$uri"' > "$tmp/file.json"
 python3 - "$tmp/file.json" <<'PY'
 import json, sys
 exports = json.load(open(sys.argv[1]))["exports"]
 assert [e["export-name"] for e in exports] == [""], exports
+assert exports[0]["description"] == ("1048576 bytes, modified "
+    "2026-01-02T03:04:05Z; Debian 12 root fs; erofs [2J caf\u00e9 ?"), exports
 PY

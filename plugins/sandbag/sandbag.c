@@ -21,7 +21,6 @@
  *    lifetime.  A refused name gets NBD_REP_ERR_UNKNOWN (nbdkit's answer
  *    to a failed .open) and the reason goes to the server log only.
  */
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -38,9 +37,9 @@
 #define NBDKIT_API_VERSION 2
 #include <nbdkit-plugin.h>
 
-#include "describe.h"
 #include "exportname.h"
 #include "imagedir.h"
+#include "listing.h"
 
 #define THREAD_MODEL NBDKIT_THREAD_MODEL_PARALLEL
 
@@ -350,137 +349,76 @@ sandbag_close (void *handle)
   g_free (h);
 }
 
-/* The sidecar text of the image of handle H, sanitised, into BUF. */
-static void
-sidecar_text (struct handle *h, char *buf)
+/* The description of an image (see describe.h), or NULL on error.
+ * NAME is the export name in dir= mode; in file= mode the sidecar sits
+ * next to the image.
+ */
+static char *
+describe_image (const char *name, uint64_t size, time_t mtime)
 {
   g_autofree char *dir = NULL, *base = NULL;
-  size_t n;
+  char *desc;
   int dfd;
 
   if (dir_fd >= 0)
-    n = imagedir_read_sidecar (dir_fd, h->name, buf);
-  else {
-    dir = g_path_get_dirname (filename);
-    base = g_path_get_basename (filename);
-    dfd = open (dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
-    if (dfd == -1) {
-      buf[0] = '\0';
-      return;
-    }
-    n = imagedir_read_sidecar (dfd, base, buf);
+    return listing_describe (dir_fd, name, size, mtime);
+  dir = g_path_get_dirname (filename);
+  base = g_path_get_basename (filename);
+  dfd = open (dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+  desc = listing_describe (dfd, base, size, mtime);
+  if (dfd >= 0)
     close (dfd);
-  }
-  describe_sanitize (buf, n);
+  return desc;
 }
 
 static const char *
 sandbag_export_description (void *handle)
 {
   struct handle *h = handle;
-  char text[IMAGEDIR_SIDECAR_MAX + 1];
-  char desc[DESCRIBE_SIZE (IMAGEDIR_SIDECAR_MAX)];
+  g_autofree char *desc = describe_image (h->name, h->size, h->mtime);
 
-  sidecar_text (h, text);
-  describe_format (desc, sizeof desc, h->size, h->mtime, text);
   return nbdkit_strdup_intern (desc);
 }
 
-/* One entry found while listing the directory. */
-struct listed {
-  char *name;
-  char *description;
-};
-
-static void
-listed_free (gpointer p)
+/* file= mode lists the default export, described as it is now. */
+static int
+list_file (struct nbdkit_exports *exports)
 {
-  struct listed *l = p;
-
-  g_free (l->name);
-  g_free (l->description);
-  g_free (l);
-}
-
-static gint
-listed_compare (gconstpointer a, gconstpointer b)
-{
-  const struct listed *la = *(struct listed *const *) a;
-  const struct listed *lb = *(struct listed *const *) b;
-
-  return strcmp (la->name, lb->name);
-}
-
-/* Describe NAME in the directory if it would be served, else NULL. */
-static struct listed *
-list_one (const char *name)
-{
-  struct handle h = { .name = name };
-  char text[IMAGEDIR_SIDECAR_MAX + 1];
-  char desc[DESCRIBE_SIZE (IMAGEDIR_SIDECAR_MAX)];
-  struct listed *l;
+  g_autofree char *desc = NULL;
   const char *reason;
   struct stat st;
   int fd;
 
-  if (!exportname_check (name, &reason))
-    return NULL;
-  fd = imagedir_open (dir_fd, name, true, &reason);
-  if (fd == -1)
-    return NULL;
+  fd = imagedir_open (AT_FDCWD, filename, false, &reason);
+  if (fd == -1) {
+    nbdkit_error ("file: %s: %s", filename, why (reason));
+    return -1;
+  }
   if (fstat (fd, &st) == -1) {
+    nbdkit_error ("fstat: %s: %m", filename);
     close (fd);
-    return NULL;
+    return -1;
   }
   close (fd);
-  sidecar_text (&h, text);
-  describe_format (desc, sizeof desc, st.st_size, st.st_mtime, text);
-  l = g_new (struct listed, 1);
-  l->name = g_strdup (name);
-  l->description = g_strdup (desc);
-  return l;
+  desc = describe_image ("", st.st_size, st.st_mtime);
+  return nbdkit_add_export (exports, "", desc);
 }
 
 static int
 list_directory (struct nbdkit_exports *exports)
 {
-  g_autoptr (GPtrArray) found = g_ptr_array_new_with_free_func (listed_free);
-  unsigned examined = 0;
-  struct dirent *d;
-  struct listed *l;
-  DIR *dir;
-  int fd;
+  g_autoptr (GPtrArray) found = NULL;
+  struct listing_entry *e;
   guint i;
 
-  /* A fresh open file description, so that concurrent listings do not
-   * share a directory offset. */
-  fd = openat (dir_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd == -1 || (dir = fdopendir (fd)) == NULL) {
+  found = listing_scan (dir_fd, list_limit, list_limit * LIST_SCAN_FACTOR);
+  if (found == NULL) {
     nbdkit_error ("dir: %s: %m", dirname_);
-    if (fd >= 0)
-      close (fd);
     return -1;
   }
-  while (found->len < list_limit &&
-         examined < list_limit * LIST_SCAN_FACTOR &&
-         (errno = 0, d = readdir (dir)) != NULL) {
-    examined++;
-    switch (d->d_type) {
-    case DT_REG: case DT_LNK: case DT_UNKNOWN:
-      l = list_one (d->d_name);
-      if (l != NULL)
-        g_ptr_array_add (found, l);
-      break;
-    default:
-      break;
-    }
-  }
-  closedir (dir);
-
-  g_ptr_array_sort (found, listed_compare);
   for (i = 0; i < found->len; ++i) {
-    l = g_ptr_array_index (found, i);
-    if (nbdkit_add_export (exports, l->name, l->description) == -1)
+    e = g_ptr_array_index (found, i);
+    if (nbdkit_add_export (exports, e->name, e->description) == -1)
       return -1;
   }
   return 0;
@@ -492,7 +430,7 @@ sandbag_list_exports (int readonly, int is_tls,
 {
   if (dirname_ != NULL)
     return list_directory (exports);
-  return nbdkit_add_export (exports, "", NULL);
+  return list_file (exports);
 }
 
 static const char *
