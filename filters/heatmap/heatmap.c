@@ -229,16 +229,26 @@ heatmap_close (void *handle)
   g_free (h);
 }
 
-/* Read LEN bytes at OFFSET through the backend; 0 or -1. */
+/* Read LEN bytes at OFFSET through the backend into BUF, in requests
+ * of at most CHUNK bytes (the backend may refuse longer ones).  0 or
+ * -1. */
 static int
-sample (nbdkit_next *next, void *buf, uint32_t len, uint64_t offset)
+sample (nbdkit_next *next, uint8_t *buf, uint64_t len, uint64_t offset,
+        uint32_t chunk)
 {
   int err = 0;
 
-  if (next->pread (next, buf, len, offset, 0, &err) == -1) {
-    nbdkit_debug ("heatmap: identity read at %" PRIu64 " failed: %s",
-                  offset, strerror (err));
-    return -1;
+  while (len > 0) {
+    uint32_t n = len < chunk ? len : chunk;
+
+    if (next->pread (next, buf, n, offset, 0, &err) == -1) {
+      nbdkit_debug ("heatmap: identity read of %" PRIu32 " bytes at %"
+                    PRIu64 " failed: %s", n, offset, strerror (err));
+      return -1;
+    }
+    buf += n;
+    offset += n;
+    len -= n;
   }
   return 0;
 }
@@ -254,8 +264,9 @@ heatmap_prepare (nbdkit_next *next, void *handle, int readonly)
   uint8_t identity[HM_IDENTITY_LEN];
   char idtext[HM_TEXT_LEN];
   const char *desc;
+  uint32_t minimum = 0, preferred = 0, maximum = 0, chunk;
+  uint64_t n, end;
   int64_t size;
-  uint32_t n;
 
   if (map_dir) {
     g_autofree char *base = hm_map_basename (h->exportname);
@@ -270,11 +281,26 @@ heatmap_prepare (nbdkit_next *next, void *handle, int readonly)
     return 0;
   }
   desc = next->export_description (next);
-  n = size < HM_ID_SAMPLE ? size : HM_ID_SAMPLE;
+
+  /* The samples are the first and the last (up to) HM_ID_SAMPLE bytes
+   * of the image that a client can read: requests of at most the
+   * backend's maximum block size, and an end rounded down to its
+   * minimum block size (a backend may refuse the partial block at the
+   * end of an image whose size is not a multiple of it). */
+  if (next->block_size (next, &minimum, &preferred, &maximum) == -1 ||
+      minimum == 0 || (minimum & (minimum - 1)) != 0)
+    minimum = 1, maximum = 0;
+  chunk = HM_ID_SAMPLE;
+  if (maximum > 0 && maximum < chunk)
+    chunk = maximum;
+  end = size & ~((uint64_t) minimum - 1);
+  if (end == 0)
+    end = size;
+  n = end < HM_ID_SAMPLE ? end : HM_ID_SAMPLE;
   head = g_malloc (n);
   tail = g_malloc (n);
-  if (sample (next, head, n, 0) == -1 ||
-      sample (next, tail, n, size - n) == -1)
+  if (sample (next, head, n, 0, chunk) == -1 ||
+      sample (next, tail, n, end - n, chunk) == -1)
     return 0;
   hm_identity_compute (size, desc, head, n, tail, n, identity, idtext);
 

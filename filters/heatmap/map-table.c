@@ -89,6 +89,27 @@ retire (struct hm_map *map, const char *why)
   map->retired = 1;
 }
 
+/* Make room when the table is full: forget current maps that no
+ * connection uses (their pages are still written back by the kernel;
+ * they are opened again when needed).  With lock held; no msync, so it
+ * is quick. */
+static void
+evict_unused (void)
+{
+  guint i = 0;
+
+  while (i < maps->len) {
+    struct hm_map *map = g_ptr_array_index (maps, i);
+
+    if (map->refs == 0) {
+      g_ptr_array_remove_index_fast (maps, i);
+      map_free (map);
+    }
+    else
+      i++;
+  }
+}
+
 static int
 same_version (const struct hm_header *h, uint32_t shift,
               uint64_t image_size, const uint8_t identity[HM_IDENTITY_LEN])
@@ -152,6 +173,8 @@ hm_table_acquire (const char *path, uint32_t shift, uint64_t image_size,
     switch (hm_mapping_open (path, &m, &status, &err)) {
     case HM_OPEN_OK:
       if (same_version (&m.hdr, shift, image_size, identity)) {
+        if (maps->len >= HM_MAX_MAPS)
+          evict_unused ();
         if (maps->len >= HM_MAX_MAPS) {
           hm_mapping_close (&m);
           warn_once ("", "too many heat maps open");
@@ -209,6 +232,8 @@ hm_table_acquire (const char *path, uint32_t shift, uint64_t image_size,
     }
   }
 
+  if (maps->len >= HM_MAX_MAPS)
+    evict_unused ();
   if (maps->len >= HM_MAX_MAPS) {
     warn_once ("", "too many heat maps open");
     return NULL;

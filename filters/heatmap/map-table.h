@@ -32,8 +32,9 @@
 #include "map-format.h"
 #include "map-file.h"
 
-/* At most this many maps are open at once; past it, new versions or
- * exports are served without a map (logged once). */
+/* At most this many maps are open at once.  When the table is full,
+ * maps no connection uses are closed; if all are in use, new versions
+ * or exports are served without a map (logged once). */
 #define HM_MAX_MAPS 4096
 
 struct hm_map {
