@@ -45,6 +45,12 @@ imagedir_init (int dirfd)
   return have_openat2;
 }
 
+void
+imagedir_set_openat2 (bool use)
+{
+  have_openat2 = use;
+}
+
 /* One open of NAME with FLAGS under the confinement rules. */
 static int
 open_one (int dirfd, const char *name, int flags, bool confine)

@@ -30,6 +30,11 @@
  */
 extern bool imagedir_init (int dirfd);
 
+/* Tests only: behave as if openat2 were available (USE true, and the
+ * kernel really has it) or not (USE false), whatever the probe found.
+ */
+extern void imagedir_set_openat2 (bool use);
+
 /* Open NAME (relative to DIRFD) as described above.  With CONFINE
  * false, NAME may be any path and symbolic links are followed freely
  * (file= mode: the administrator named the file).  Returns the
