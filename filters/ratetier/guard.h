@@ -1,0 +1,116 @@
+/* ratetier: connection guards for a public server.
+ *
+ * nbdkit 1.32 has no handshake timeout, no idle timeout, no per-client
+ * connection cap, and no API for a filter to close a connection.  The
+ * guard provides the three limits:
+ *
+ *   ratetier-handshake-timeout=SECS   (default 10, 0 disables)
+ *       A connection that has not entered transmission (NBD_OPT_GO
+ *       answered) SECS after it arrived is closed.
+ *   ratetier-idle-timeout=SECS        (default 3600, 0 disables)
+ *       An established connection with no request for SECS is closed.
+ *   ratetier-max-connections=N        (default 16, 0 disables)
+ *       A client (its address under ratetier-ipv4-prefix and
+ *       ratetier-ipv6-prefix, whatever ratetier-key says) may hold N
+ *       connections, counted from arrival (.preconnect), handshake
+ *       included; more are refused in .preconnect, before the handshake.
+ *   ratetier-guard-log-interval=SECS  (default 60)
+ *       A limit that trips is logged at most once per client per SECS.
+ *
+ * How a connection is closed without an API: in .preconnect, which runs
+ * on the connection's own thread, the guard finds the connection's
+ * socket among the process's file descriptors: the one socket whose
+ * peer address (getpeername) equals nbdkit_peer_name's.  For TCP the
+ * peer address and port identify the connection; if no socket or more
+ * than one matches (Unix sockets all have the same unnamed peer), the
+ * connection is not tracked: no timeouts and no cap for it, rather than
+ * a risk of closing another one.  The guard keeps a duplicate of the
+ * descriptor, so the number cannot be reused for another connection
+ * under it, and on a deadline calls shutdown (SHUT_RDWR) on it: nbdkit's
+ * next read sees end of file and it ends the connection the usual way.
+ *
+ * Holding a duplicate keeps the socket open after nbdkit closes its own
+ * descriptor, so the duplicate must go as soon as nbdkit is done: in
+ * .close of the established handle, or, for a connection that never got
+ * that far (refused, broken or timed out in the handshake), when the
+ * watchdog sees that no other descriptor of the process refers to the
+ * socket any more (it compares socket inodes, once per tick).
+ *
+ * Threads: one watchdog thread, started in .after_fork and stopped (and
+ * joined) in .cleanup within one tick, so that it never delays SIGTERM.
+ * One mutex protects the table of tracked connections and the per-client
+ * counts; the request path (guard_activity) only stores a timestamp.
+ */
+#ifndef RATETIER_GUARD_H
+#define RATETIER_GUARD_H
+
+#include <stdint.h>
+
+#include "client-key.h"
+
+struct guard_conn;
+
+/* Counters for the status file. */
+struct guard_stats {
+  uint64_t tracked;             /* connections tracked now */
+  uint64_t untracked;           /* connections not trackable (total) */
+  uint64_t handshake_timeouts;  /* connections closed: handshake */
+  uint64_t idle_timeouts;       /* connections closed: idle */
+  uint64_t refused;             /* connections refused: per-client cap */
+};
+
+#define GUARD_CONFIG_HELP \
+  "ratetier-handshake-timeout=SECS  Close connections still in the handshake\n" \
+  "                                 after SECS (default 10, 0 = never).\n" \
+  "ratetier-idle-timeout=SECS       Close connections idle for SECS\n" \
+  "                                 (default 3600, 0 = never).\n" \
+  "ratetier-max-connections=N       Connections per client (default 16,\n" \
+  "                                 0 = no cap).\n" \
+  "ratetier-guard-log-interval=SECS Log a tripped limit at most once per\n" \
+  "                                 client per SECS (default 60)."
+
+/* .config: returns 1 if KEY is one of the guard's (VALUE checked and
+ * stored), 0 if it is not, -1 after nbdkit_error on a bad value or a
+ * duplicate.
+ */
+extern int guard_config (const char *key, const char *value);
+
+/* .after_fork: start the watchdog.  KEYCFG gives the prefixes (its
+ * per_connection is ignored: the cap always counts by address).
+ * Returns 0, or nbdkit_error and -1.
+ */
+extern int guard_start (const struct client_key_config *keycfg);
+
+/* .cleanup (or .unload): stop and join the watchdog, drop every
+ * duplicate.  Safe to call when guard_start was not.
+ */
+extern void guard_stop (void);
+
+/* .preconnect, before calling next: track this connection, or refuse
+ * it (-1, the caller returns -1) when its client is at the cap.
+ */
+extern int guard_preconnect (void);
+
+/* .open: this connection's tracking entry (NULL if untracked); keep it
+ * in the handle and pass it to the calls below, which accept NULL.
+ */
+extern struct guard_conn *guard_open (void);
+
+/* .prepare / .finalize: the handle enters / leaves transmission (an
+ * NBD_OPT_INFO handle is prepared and finalized during the handshake;
+ * an NBD_OPT_GO handle stays prepared).
+ */
+extern void guard_prepare (struct guard_conn *g);
+extern void guard_finalize (struct guard_conn *g);
+
+/* .close: if this was the established handle, the connection is over;
+ * its duplicate and its place in the client's count are released now.
+ */
+extern void guard_close (struct guard_conn *g);
+
+/* At the start of every request: resets the idle timer.  Lock-free. */
+extern void guard_activity (struct guard_conn *g);
+
+extern void guard_get_stats (struct guard_stats *stats);
+
+#endif /* RATETIER_GUARD_H */

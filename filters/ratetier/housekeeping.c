@@ -1,0 +1,315 @@
+/* ratetier: the background thread (see housekeeping.h).
+ *
+ * Times: the client table keeps last_seen in seconds of the monotonic
+ * clock (immune to clock changes while running); the state file keeps
+ * idle times relative to the wall clock at which it was saved, the only
+ * clock that means anything across a restart.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <string.h>
+#include <time.h>
+
+#include <glib.h>
+#include <nbdkit-filter.h>
+
+#include "duration.h"
+#include "housekeeping.h"
+#include "state-file.h"
+#include "status.h"
+
+struct housekeeping {
+  struct housekeeping_config config;
+  struct client_table *table;
+  struct sched *sched;
+  const struct tiers *tiers;
+  struct client_key_config key_config;
+  uint32_t block_size;
+  uint64_t decay_step_ms;       /* how often decay is applied */
+
+  GThread *thread;
+  GMutex lock;                  /* protects stop */
+  GCond cond;                   /* signalled to stop */
+  bool stop;
+};
+
+int
+housekeeping_config (struct housekeeping_config *c, const char *key,
+                     const char *value)
+{
+  if (strcmp (key, "ratetier-decay") == 0)
+    return duration_parse (key, value, &c->decay_ms);
+  if (strcmp (key, "ratetier-forget-after") == 0)
+    return duration_parse (key, value, &c->forget_after_ms);
+  if (strcmp (key, "ratetier-state") == 0) {
+    c->state_path = nbdkit_absolute_path (value);
+    return c->state_path ? 0 : -1;
+  }
+  if (strcmp (key, "ratetier-status") == 0) {
+    c->status_path = nbdkit_absolute_path (value);
+    return c->status_path ? 0 : -1;
+  }
+  if (strcmp (key, "ratetier-state-interval") == 0 ||
+      strcmp (key, "ratetier-status-interval") == 0) {
+    uint64_t *ms = strcmp (key, "ratetier-state-interval") == 0
+      ? &c->state_interval_ms : &c->status_interval_ms;
+    if (duration_parse (key, value, ms) == -1)
+      return -1;
+    if (*ms < 1000) {
+      nbdkit_error ("%s: must be at least 1s", key);
+      return -1;
+    }
+    return 0;
+  }
+  return 1;
+}
+
+struct housekeeping *
+housekeeping_new (const struct housekeeping_config *config,
+                  struct client_table *table, struct sched *sched,
+                  const struct tiers *tiers,
+                  struct client_key_config key_config, uint32_t block_size)
+{
+  struct housekeeping *hk = g_new0 (struct housekeeping, 1);
+
+  hk->config = *config;
+  hk->table = table;
+  hk->sched = sched;
+  hk->tiers = tiers;
+  hk->key_config = key_config;
+  hk->block_size = block_size;
+  hk->decay_step_ms = CLAMP (config->decay_ms / 1024, 1000, 60000);
+  g_mutex_init (&hk->lock);
+  g_cond_init (&hk->cond);
+  return hk;
+}
+
+void
+housekeeping_free (struct housekeeping *hk)
+{
+  if (hk == NULL)
+    return;
+  g_mutex_clear (&hk->lock);
+  g_cond_clear (&hk->cond);
+  g_free (hk);
+}
+
+static int64_t
+mono_s (void)
+{
+  return g_get_monotonic_time () / G_USEC_PER_SEC;
+}
+
+/* 2^(-ms / half-life) */
+static double
+decay_factor (const struct housekeeping *hk, double ms)
+{
+  return exp2 (-ms / (double) hk->config.decay_ms);
+}
+
+static struct state_header
+header (const struct housekeeping *hk)
+{
+  struct state_header h = {
+    .block_size = hk->block_size,
+    .ipv4_prefix = hk->key_config.ipv4_prefix,
+    .ipv6_prefix = hk->key_config.ipv6_prefix,
+    .saved_at = (int64_t) time (NULL),
+  };
+  return h;
+}
+
+/* --- loading ----------------------------------------------------------- */
+
+struct load {
+  struct housekeeping *hk;
+  int64_t downtime;             /* seconds since the file was saved */
+  int64_t now;                  /* monotonic seconds */
+  size_t restored, skipped;
+};
+
+static void
+restore_one (void *opaque, const struct state_record *r)
+{
+  struct load *l = opaque;
+  const struct housekeeping_config *c = &l->hk->config;
+  uint64_t idle = r->idle + (uint64_t) l->downtime;
+  uint64_t delivered = r->delivered;
+
+  if (c->forget_after_ms && idle * 1000 >= c->forget_after_ms) {
+    l->skipped++;
+    return;
+  }
+  if (c->decay_ms)
+    delivered = (uint64_t) ((double) delivered *
+                            decay_factor (l->hk, l->downtime * 1000.0));
+  if (client_table_restore (l->hk->table, &r->key, delivered,
+                            l->now - (int64_t) MIN (idle, INT64_MAX / 2)))
+    l->restored++;
+  else
+    l->skipped++;
+}
+
+/* A first pass finds saved_at, so that the downtime is known before the
+ * records are restored.
+ */
+static void
+ignore_record (void *opaque, const struct state_record *r)
+{
+}
+
+int
+housekeeping_load (struct housekeeping *hk)
+{
+  struct state_header expect = header (hk), h;
+  struct load l = { .hk = hk, .now = mono_s () };
+  g_autofree char *data = NULL;
+  gsize len;
+  const char *why;
+
+  if (hk->config.state_path == NULL)
+    return 0;
+  /* Learn saved_at; any problem is reported by state_file_load below. */
+  if (g_file_get_contents (hk->config.state_path, &data, &len, NULL) &&
+      state_decode ((const uint8_t *) data, len, &expect, &h,
+                    ignore_record, NULL, &why) == 0)
+    l.downtime = MAX (0, expect.saved_at - h.saved_at);
+  if (state_file_load (hk->config.state_path, &expect, restore_one, &l)
+      == -1)
+    return -1;
+  if (l.restored || l.skipped)
+    nbdkit_debug ("ratetier-state: restored %zu clients, skipped %zu "
+                  "(forgotten, or no room), down for %" PRId64 "s",
+                  l.restored, l.skipped, l.downtime);
+  return 0;
+}
+
+/* --- saving ------------------------------------------------------------ */
+
+struct snapshot {
+  GArray *records;
+  int64_t now;
+};
+
+static void
+snapshot_one (const struct client *c, void *opaque)
+{
+  struct snapshot *s = opaque;
+  struct state_record r;
+
+  if (c->key.kind == CLIENT_KEY_CONNECTION)
+    return;
+  r.key = c->key;
+  r.delivered = __atomic_load_n (&c->delivered, __ATOMIC_RELAXED);
+  r.idle = c->conns > 0 || c->last_seen >= s->now ? 0
+    : (uint64_t) (s->now - c->last_seen);
+  g_array_append_val (s->records, r);
+}
+
+static void
+save_state (struct housekeeping *hk)
+{
+  struct snapshot s = {
+    .records = g_array_new (FALSE, FALSE, sizeof (struct state_record)),
+    .now = mono_s (),
+  };
+  struct state_header h = header (hk);
+
+  client_table_foreach (hk->table, snapshot_one, &s);
+  state_file_save (hk->config.state_path, &h,
+                   (const struct state_record *) s.records->data,
+                   s.records->len);
+  g_array_free (s.records, TRUE);
+}
+
+static void
+write_status (struct housekeeping *hk)
+{
+  g_autofree struct sched_tier_stats *t =
+    g_new0 (struct sched_tier_stats, hk->tiers->n);
+  struct client_table_stats c;
+
+  sched_get_stats (hk->sched, t);
+  client_table_get_stats (hk->table, &c);
+  status_write (hk->config.status_path, t, hk->tiers->n, &c);
+}
+
+/* --- the thread -------------------------------------------------------- */
+
+static gpointer
+run (gpointer opaque)
+{
+  struct housekeeping *hk = opaque;
+  const struct housekeeping_config *c = &hk->config;
+  int64_t now = g_get_monotonic_time () / 1000;   /* milliseconds */
+  int64_t last_decay = now, next_status = now, next_state =
+    now + c->state_interval_ms;
+
+  g_mutex_lock (&hk->lock);
+  while (!hk->stop) {
+    g_mutex_unlock (&hk->lock);
+    now = g_get_monotonic_time () / 1000;
+
+    if (c->decay_ms && now - last_decay >= (int64_t) hk->decay_step_ms) {
+      client_table_decay (hk->table,
+                          decay_factor (hk, (double) (now - last_decay)));
+      last_decay = now;
+    }
+    if (c->forget_after_ms)
+      client_table_forget_idle (hk->table,
+                                mono_s () - (int64_t) (c->forget_after_ms
+                                                       / 1000));
+    if (c->status_path && now >= next_status) {
+      write_status (hk);
+      next_status = now + c->status_interval_ms;
+    }
+    if (c->state_path && now >= next_state) {
+      save_state (hk);
+      next_state = now + c->state_interval_ms;
+    }
+
+    g_mutex_lock (&hk->lock);
+    if (!hk->stop)
+      g_cond_wait_until (&hk->cond, &hk->lock,
+                         g_get_monotonic_time () + G_USEC_PER_SEC);
+  }
+  g_mutex_unlock (&hk->lock);
+  return NULL;
+}
+
+int
+housekeeping_start (struct housekeeping *hk)
+{
+  g_autoptr (GError) error = NULL;
+
+  if (!hk->config.decay_ms && !hk->config.forget_after_ms &&
+      !hk->config.state_path && !hk->config.status_path)
+    return 0;
+  hk->thread = g_thread_try_new ("ratetier", run, hk, &error);
+  if (hk->thread == NULL) {
+    nbdkit_error ("ratetier: cannot start the housekeeping thread: %s",
+                  error->message);
+    return -1;
+  }
+  return 0;
+}
+
+void
+housekeeping_stop (struct housekeeping *hk)
+{
+  if (hk->thread) {
+    g_mutex_lock (&hk->lock);
+    hk->stop = true;
+    g_cond_signal (&hk->cond);
+    g_mutex_unlock (&hk->lock);
+    g_thread_join (hk->thread);
+    hk->thread = NULL;
+  }
+  if (hk->config.state_path)
+    save_state (hk);
+  if (hk->config.status_path)
+    write_status (hk);
+}

@@ -1,0 +1,464 @@
+/* ratetier: nbdkit glue for per-client tiered scheduling.
+ *
+ * This file only connects nbdkit to the parts that do the work:
+ * tiers.c (the ratetier= table), client-key.c (who a client is),
+ * client-table.c (what we know about each client), scheduler.c (who
+ * goes next), housekeeping.c (decay, forgetting, the state and status
+ * files, on a background thread).  See nbdkit-ratetier-filter.pod.
+ *
+ * Connections: a connection is counted against its client from
+ * .preconnect (before the handshake) to .close, or to the end of the
+ * connection thread if the handshake never completes.  The client is
+ * kept in a thread-local between the two, because .preconnect and
+ * .open run on the connection's own thread and cannot otherwise share
+ * data.  The handle caches the client so the request path never looks
+ * it up.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include <glib.h>
+#include <nbdkit-filter.h>
+
+#include "client-key.h"
+#include "client-table.h"
+#include "duration.h"
+#include "housekeeping.h"
+#include "scheduler.h"
+#include "tiers.h"
+
+/* -D ratetier.sched=1: trace every scheduling decision. */
+NBDKIT_DLL_PUBLIC int ratetier_debug_sched;
+
+#define DEFAULT_TIERS "1000:10,10000:4,100000:2"
+
+/* Configuration, set by .config and fixed after .config_complete. */
+static struct tiers *tiers;             /* ratetier= */
+static uint32_t block_size = 4096;      /* bytes per block */
+static struct client_key_config key_config = CLIENT_KEY_CONFIG_DEFAULT;
+static uint32_t max_clients = 65536;    /* tracked clients at most */
+static enum sched_mode mode = SCHED_MODE_CONTINUOUS;
+static unsigned concurrency = 1;        /* slots per unit of weight */
+static struct housekeeping_config hk_config = HOUSEKEEPING_CONFIG_DEFAULT;
+static GHashTable *seen_keys;           /* parameters given, to refuse
+                                         * duplicates */
+
+/* State, created in .get_ready. */
+static struct client_table *table;
+static struct sched *sched;
+static struct housekeeping *hk;
+
+/* Connection numbers for ratetier-key=connection; atomic. */
+static uint64_t next_connection = 1;
+
+/* The client of the connection this thread serves, between .preconnect
+ * and .close; releasing it counts the connection out.
+ */
+static void release_client (gpointer c);
+static GPrivate thread_client = G_PRIVATE_INIT (release_client);
+
+struct handle {
+  struct client *client;
+};
+
+/* Seconds on the monotonic clock: the client table's time. */
+static int64_t
+now_s (void)
+{
+  return g_get_monotonic_time () / G_USEC_PER_SEC;
+}
+
+static void
+release_client (gpointer c)
+{
+  if (c && table)
+    client_table_disconnect (table, c, now_s ());
+}
+
+static void
+ratetier_unload (void)
+{
+  housekeeping_free (hk);
+  sched_free (sched);
+  client_table_free (table);
+  table = NULL;
+  tiers_free (tiers);
+  g_free (hk_config.state_path);
+  g_free (hk_config.status_path);
+  if (seen_keys)
+    g_hash_table_destroy (seen_keys);
+}
+
+static int
+parse_u32 (const char *key, const char *value, uint32_t min, uint32_t *r)
+{
+  if (nbdkit_parse_uint32_t (key, value, r) == -1)
+    return -1;
+  if (*r < min) {
+    nbdkit_error ("%s: must be at least %" PRIu32, key, min);
+    return -1;
+  }
+  return 0;
+}
+
+static int
+ratetier_config (nbdkit_next_config *next, nbdkit_backend *nxdata,
+                 const char *key, const char *value)
+{
+  if (strcmp (key, "ratetier") != 0 && strncmp (key, "ratetier-", 9) != 0)
+    return next (nxdata, key, value);
+
+  if (seen_keys == NULL)
+    seen_keys = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  if (g_hash_table_contains (seen_keys, key)) {
+    nbdkit_error ("%s: parameter given more than once", key);
+    return -1;
+  }
+  g_hash_table_add (seen_keys, g_strdup (key));
+
+  if (strcmp (key, "ratetier") == 0) {
+    tiers = tiers_parse (value);
+    return tiers ? 0 : -1;
+  }
+  else if (strcmp (key, "ratetier-block-size") == 0) {
+    int64_t r = nbdkit_parse_size (value);
+    if (r == -1)
+      return -1;
+    if (r < 1 || r > (1 << 30)) {
+      nbdkit_error ("%s: must be between 1 and 1G bytes", key);
+      return -1;
+    }
+    block_size = r;
+    return 0;
+  }
+  else if (strcmp (key, "ratetier-key") == 0) {
+    if (strcmp (value, "address") == 0)
+      key_config.per_connection = false;
+    else if (strcmp (value, "connection") == 0)
+      key_config.per_connection = true;
+    else {
+      nbdkit_error ("%s: expected \"address\" or \"connection\", not \"%s\"",
+                    key, value);
+      return -1;
+    }
+    return 0;
+  }
+  else if (strcmp (key, "ratetier-ipv4-prefix") == 0)
+    return client_key_parse_prefix (key, value, 32, &key_config.ipv4_prefix);
+  else if (strcmp (key, "ratetier-ipv6-prefix") == 0)
+    return client_key_parse_prefix (key, value, 128, &key_config.ipv6_prefix);
+  else if (strcmp (key, "ratetier-max-clients") == 0)
+    return parse_u32 (key, value, 1, &max_clients);
+  else if (strcmp (key, "ratetier-schedule") == 0) {
+    if (strcmp (value, "continuous") == 0)
+      mode = SCHED_MODE_CONTINUOUS;
+    else if (strcmp (value, "batch") == 0)
+      mode = SCHED_MODE_BATCH;
+    else {
+      nbdkit_error ("%s: expected \"continuous\" or \"batch\", not \"%s\"",
+                    key, value);
+      return -1;
+    }
+    return 0;
+  }
+  else if (strcmp (key, "ratetier-concurrency") == 0) {
+    uint32_t c;
+    if (parse_u32 (key, value, 1, &c) == -1)
+      return -1;
+    if (c > 1024) {
+      nbdkit_error ("%s: must be at most 1024", key);
+      return -1;
+    }
+    concurrency = c;
+    return 0;
+  }
+  else {
+    int r = housekeeping_config (&hk_config, key, value);
+    if (r == 1) {
+      nbdkit_error ("%s: unknown ratetier parameter (see "
+                    "nbdkit-ratetier-filter(1))", key);
+      return -1;
+    }
+    return r;
+  }
+}
+
+static int
+ratetier_config_complete (nbdkit_next_config_complete *next,
+                          nbdkit_backend *nxdata)
+{
+  if (tiers == NULL)
+    tiers = tiers_parse (DEFAULT_TIERS);
+  if (tiers_weight_sum (tiers) * concurrency > 1000000) {
+    nbdkit_error ("ratetier: the weights times ratetier-concurrency allow "
+                  "more than 1000000 requests in flight");
+    return -1;
+  }
+  return next (nxdata);
+}
+
+#define ratetier_config_help \
+  "ratetier=TIERS              ((BLOCKS, WEIGHT), ...) or BLOCKS:WEIGHT,...\n" \
+  "                            (default " DEFAULT_TIERS ").\n" \
+  "ratetier-block-size=SIZE    Bytes per block (default 4096).\n" \
+  "ratetier-key=address|connection  Who a client is (default address).\n" \
+  "ratetier-ipv4-prefix=BITS   IPv4 prefix per client (default 32).\n" \
+  "ratetier-ipv6-prefix=BITS   IPv6 prefix per client (default 64).\n" \
+  "ratetier-max-clients=N      Clients tracked at most (default 65536).\n" \
+  "ratetier-schedule=continuous|batch  Refill slots at once or per\n" \
+  "                            iteration (default continuous).\n" \
+  "ratetier-concurrency=N      Requests in flight per unit of weight\n" \
+  "                            (default 1).\n" \
+  HOUSEKEEPING_CONFIG_HELP
+
+/* Trace hook for the scheduler: nbdkit_debug when -D ratetier.sched=1. */
+static void
+trace_sched (void *opaque, enum sched_event event, const struct client *c,
+             unsigned tier, uint32_t cost, uint64_t offset, double waited)
+{
+  static const char *const names[] = {
+    [SCHED_QUEUED] = "queue", [SCHED_ADMITTED] = "admit",
+    [SCHED_DROPPED] = "drop",
+  };
+  char key[CLIENT_KEY_STRLEN];
+
+  if (!ratetier_debug_sched)
+    return;
+  nbdkit_debug ("ratetier: sched: %s client=%s tier=%u blocks=%" PRIu32
+                " offset=%" PRIu64 " delivered=%" PRIu64 " waited=%.6f",
+                names[event], client_key_format (&c->key, key), tier, cost,
+                offset, client_delivered_blocks (c), waited);
+}
+
+/* Is the client of this request still there, and the server running?
+ * nbdkit_nanosleep returns -1 at once (errno ESHUTDOWN) if the server
+ * is shutting down or the connection is closing or closed.
+ */
+static int
+still_wanted (void)
+{
+  return nbdkit_nanosleep (0, 0);
+}
+
+static int
+ratetier_get_ready (int thread_model)
+{
+  uint8_t secret[16];
+  struct sched_config sc = {
+    .tiers = tiers, .mode = mode, .concurrency = concurrency,
+    .slice_ms = 200, .alive = still_wanted, .trace = trace_sched,
+  };
+  g_autofree char *t = tiers_format (tiers);
+  size_t i;
+
+  for (i = 0; i < sizeof secret; i += 4) {
+    guint32 r = g_random_int ();
+    memcpy (&secret[i], &r, 4);
+  }
+  table = client_table_new (max_clients, secret);
+  sched = sched_new (&sc);
+  hk = housekeeping_new (&hk_config, table, sched, tiers, key_config,
+                         block_size);
+  if (housekeeping_load (hk) == -1)
+    return -1;
+  nbdkit_debug ("ratetier: tiers %s, block size %" PRIu32 ", %s schedule",
+                t, block_size, mode == SCHED_MODE_BATCH ? "batch" : "continuous");
+  return 0;
+}
+
+static int
+ratetier_after_fork (nbdkit_backend *nxdata)
+{
+  return housekeeping_start (hk);
+}
+
+static void
+ratetier_cleanup (nbdkit_backend *nxdata)
+{
+  /* Every connection is gone: stop the thread, write the files. */
+  if (hk)
+    housekeeping_stop (hk);
+  if (sched)
+    sched_shutdown (sched);
+}
+
+/* Find (or add) the client of the current connection and count the
+ * connection, unless this thread has already done so.
+ */
+static struct client *
+connect_client (void)
+{
+  struct client *c = g_private_get (&thread_client);
+  struct sockaddr_storage ss;
+  socklen_t len = sizeof ss;
+  struct client_key key;
+  int64_t uid = -1;
+
+  if (c)
+    return c;
+  if (!key_config.per_connection) {
+    if (nbdkit_peer_name ((struct sockaddr *) &ss, &len) == -1)
+      return NULL;
+    if (ss.ss_family == AF_UNIX)
+      uid = nbdkit_peer_uid ();
+  }
+  if (client_key_from_sockaddr (&key_config, (struct sockaddr *) &ss, len,
+                                uid,
+                                __atomic_fetch_add (&next_connection, 1,
+                                                    __ATOMIC_RELAXED),
+                                &key) == -1)
+    return NULL;
+  c = client_table_connect (table, &key, now_s ());
+  if (c)
+    g_private_set (&thread_client, c);
+  return c;
+}
+
+static int
+ratetier_preconnect (nbdkit_next_preconnect *next, nbdkit_backend *nxdata,
+                     int readonly)
+{
+  if (next (nxdata, readonly) == -1)
+    return -1;
+  return connect_client () ? 0 : -1;
+}
+
+static void *
+ratetier_open (nbdkit_next_open *next, nbdkit_context *nxdata,
+               int readonly, const char *exportname, int is_tls)
+{
+  struct handle *h;
+  struct client *c;
+
+  if (next (nxdata, readonly, exportname) == -1)
+    return NULL;
+  c = connect_client ();
+  if (c == NULL)
+    return NULL;
+  h = g_new0 (struct handle, 1);
+  h->client = c;
+  return h;
+}
+
+static void
+ratetier_close (void *handle)
+{
+  /* Count the connection out now (a later NBD_OPT_GO after an
+   * NBD_OPT_INFO counts it in again in .open).
+   */
+  g_private_replace (&thread_client, NULL);
+  g_free (handle);
+}
+
+/* --- the data path: every request goes through the scheduler ---------- */
+
+static uint32_t
+blocks_of (uint32_t count)
+{
+  return count == 0 ? 1 : (count - 1) / block_size + 1;
+}
+
+/* Run a request of COST blocks, which delivers DELIVERED blocks if it
+ * succeeds.  CALL is the request itself.
+ */
+#define SCHEDULED(h, cost, delivered, offset, err, call)                \
+  do {                                                                  \
+    struct sched_ticket ticket_;                                        \
+    int r_;                                                             \
+    if (sched_enter (sched, (h)->client, (cost), (offset),              \
+                     &ticket_) == -1) {                                 \
+      *(err) = errno;                                                   \
+      return -1;                                                        \
+    }                                                                   \
+    r_ = (call);                                                        \
+    if (r_ == 0)                                                        \
+      client_add_blocks ((h)->client, (delivered));                     \
+    sched_leave (sched, &ticket_);                                      \
+    return r_;                                                          \
+  } while (0)
+
+static int
+ratetier_pread (nbdkit_next *next, void *handle, void *buf, uint32_t count,
+                uint64_t offset, uint32_t flags, int *err)
+{
+  SCHEDULED ((struct handle *) handle, blocks_of (count), blocks_of (count),
+             offset, err, next->pread (next, buf, count, offset, flags, err));
+}
+
+static int
+ratetier_pwrite (nbdkit_next *next, void *handle, const void *buf,
+                 uint32_t count, uint64_t offset, uint32_t flags, int *err)
+{
+  SCHEDULED ((struct handle *) handle, blocks_of (count), blocks_of (count),
+             offset, err, next->pwrite (next, buf, count, offset, flags, err));
+}
+
+static int
+ratetier_trim (nbdkit_next *next, void *handle, uint32_t count,
+               uint64_t offset, uint32_t flags, int *err)
+{
+  SCHEDULED ((struct handle *) handle, 1, 1, offset, err,
+             next->trim (next, count, offset, flags, err));
+}
+
+static int
+ratetier_zero (nbdkit_next *next, void *handle, uint32_t count,
+               uint64_t offset, uint32_t flags, int *err)
+{
+  SCHEDULED ((struct handle *) handle, 1, 1, offset, err,
+             next->zero (next, count, offset, flags, err));
+}
+
+static int
+ratetier_flush (nbdkit_next *next, void *handle, uint32_t flags, int *err)
+{
+  SCHEDULED ((struct handle *) handle, 1, 1, 0, err,
+             next->flush (next, flags, err));
+}
+
+static int
+ratetier_extents (nbdkit_next *next, void *handle, uint32_t count,
+                  uint64_t offset, uint32_t flags,
+                  struct nbdkit_extents *extents, int *err)
+{
+  SCHEDULED ((struct handle *) handle, 1, 1, offset, err,
+             next->extents (next, count, offset, flags, extents, err));
+}
+
+static int
+ratetier_cache (nbdkit_next *next, void *handle, uint32_t count,
+                uint64_t offset, uint32_t flags, int *err)
+{
+  SCHEDULED ((struct handle *) handle, blocks_of (count), blocks_of (count),
+             offset, err, next->cache (next, count, offset, flags, err));
+}
+
+static struct nbdkit_filter filter = {
+  .name              = "ratetier",
+  .longname          = "nbdkit ratetier filter",
+  .unload            = ratetier_unload,
+  .config            = ratetier_config,
+  .config_complete   = ratetier_config_complete,
+  .config_help       = ratetier_config_help,
+  .get_ready         = ratetier_get_ready,
+  .after_fork        = ratetier_after_fork,
+  .cleanup           = ratetier_cleanup,
+  .preconnect        = ratetier_preconnect,
+  .open              = ratetier_open,
+  .close             = ratetier_close,
+  .pread             = ratetier_pread,
+  .pwrite            = ratetier_pwrite,
+  .trim              = ratetier_trim,
+  .zero              = ratetier_zero,
+  .flush             = ratetier_flush,
+  .extents           = ratetier_extents,
+  .cache             = ratetier_cache,
+};
+
+NBDKIT_REGISTER_FILTER (filter)
