@@ -316,7 +316,7 @@ cmd_top (int argc, char **argv)
 
   ranges = ranges_of (&m);
   g_array_sort (ranges, cmp_hot);
-  printf ("%-20s %-20s %12s %12s %16s  %s\n", "offset", "length",
+  printf ("%-16s %14s %10s %12s %14s  %s\n", "offset", "length",
           "reads", "per-block", "bytes", "last read");
   for (i = 0; i < ranges->len && shown < n; i++) {
     const struct range *rg = &g_array_index (ranges, struct range, i);
@@ -333,7 +333,7 @@ cmd_top (int argc, char **argv)
       ? g_strdup_printf ("%" PRIu64, rg->max_count)
       : g_strdup_printf ("%" PRIu64 "-%" PRIu64, rg->min_count,
                          rg->max_count);
-    printf ("%-20" PRIu64 " %-20" PRIu64 " %12" PRIu64 " %12s %16" PRIu64
+    printf ("%-16" PRIu64 " %14" PRIu64 " %10" PRIu64 " %12s %14" PRIu64
             "  %s\n", start, end - start, rg->reads, per, rg->bytes,
             iso_time (rg->last_us, t));
     shown++;
