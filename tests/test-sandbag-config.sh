@@ -48,6 +48,9 @@ refused "maximum: parameter given more than once" file="$tmp/image" \
   maximum=1M maximum=2M
 refused "list-limit: must be between 1 and 10000" dir="$tmp/dir" list-limit=0
 refused "list-limit" dir="$tmp/dir" list-limit=lots
+refused "multi-conn" file="$tmp/image" multi-conn=maybe
+refused "multi-conn: parameter given more than once" file="$tmp/image" \
+  multi-conn=true multi-conn=false
 refused "unknown parameter 'foo'" file="$tmp/image" foo=bar
 refused "file: $tmp/nonexistent: no such file" file="$tmp/nonexistent"
 refused "file: $tmp/dir: not a regular file" file="$tmp/dir"
@@ -58,4 +61,4 @@ refused "dir: $tmp/image: Not a directory" dir="$tmp/image"
 # And the good forms start.
 nbdkit -U - "$SANDBAG_PLUGIN" file="$tmp/image" --run true
 nbdkit -U - "$SANDBAG_PLUGIN" dir="$tmp/dir" default=x list-limit=5 \
-  minimum=512 preferred=4K maximum=64M --run true
+  minimum=512 preferred=4K maximum=64M multi-conn=off --run true

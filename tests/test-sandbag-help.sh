@@ -14,7 +14,7 @@ sed -n 's/^\([a-z-]*\)=<.*/\1/p' "$tmp/help" | sort > "$tmp/help.keys"
 sed -n '/^=head1 PARAMETERS/,/^=head1 /p' "$pod" |
   sed -n 's/^=item \[\{0,1\}B<\([a-z-]*\)=>.*/\1/p' | sort > "$tmp/pod.keys"
 cat "$tmp/help.keys"
-[ "$(wc -l < "$tmp/help.keys")" -ge 7 ]
+[ "$(wc -l < "$tmp/help.keys")" -ge 8 ]
 diff -u "$tmp/help.keys" "$tmp/pod.keys"
 
 # The defaults stated in --help are the ones the man page states.

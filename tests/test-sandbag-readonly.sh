@@ -53,3 +53,11 @@ mv "$tmp/image" "$tmp/dir/disk"
 nbdkit -U - "$SANDBAG_PLUGIN" dir="$tmp/dir" \
   --run 'nbdsh -u "nbd+unix:///disk?socket=$unixsocket" -c - < "$tmp/check.py"'
 cmp "$tmp/dir/disk" "$tmp/original"
+
+# Multi-conn is advertised (safe: read-only), unless turned off.
+nbdkit -U - "$SANDBAG_PLUGIN" dir="$tmp/dir" \
+  --run 'nbdsh -u "nbd+unix:///disk?socket=$unixsocket" \
+           -c "assert h.can_multi_conn()"'
+nbdkit -U - "$SANDBAG_PLUGIN" dir="$tmp/dir" multi-conn=false \
+  --run 'nbdsh -u "nbd+unix:///disk?socket=$unixsocket" \
+           -c "assert not h.can_multi_conn()"'

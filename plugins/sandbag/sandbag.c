@@ -65,6 +65,10 @@ static unsigned list_limit = 1000;
 static bool list_limit_set;
 #define LIST_SCAN_FACTOR 8
 
+/* multi-conn=: whether multi-conn is advertised (default true). */
+static bool multi_conn = true;
+static bool multi_conn_set;
+
 /* The image directory (dir= mode), open from .get_ready to .unload. */
 static int dir_fd = -1;
 
@@ -172,6 +176,22 @@ sandbag_config (const char *key, const char *value)
     }
     return 0;
   }
+  else if (strcmp (key, "multi-conn") == 0) {
+    int r;
+
+    if (multi_conn_set) {
+      nbdkit_error ("multi-conn: parameter given more than once");
+      return -1;
+    }
+    multi_conn_set = true;
+    r = nbdkit_parse_bool (value);
+    if (r == -1) {
+      nbdkit_error ("multi-conn: expected a boolean");
+      return -1;
+    }
+    multi_conn = r;
+    return 0;
+  }
   else {
     nbdkit_error ("unknown parameter '%s'", key);
     return -1;
@@ -248,7 +268,8 @@ sandbag_config_complete (void)
   "minimum=<SIZE>       Minimum block size advertised (default 1).\n" \
   "preferred=<SIZE>     Preferred block size advertised (default 4096).\n" \
   "maximum=<SIZE>       Maximum request size advertised (default 32M).\n" \
-  "list-limit=<N>       dir=: most exports listed (default 1000)."
+  "list-limit=<N>       dir=: most exports listed (default 1000).\n" \
+  "multi-conn=<BOOL>    Advertise multi-conn (default true)."
 
 static int
 sandbag_get_ready (void)
@@ -468,7 +489,7 @@ sandbag_can_write (void *handle)
 static int
 sandbag_can_multi_conn (void *handle)
 {
-  return 1;
+  return multi_conn;
 }
 
 static int
