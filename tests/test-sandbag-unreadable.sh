@@ -16,6 +16,9 @@ head -c 4096 /dev/urandom > "$d/public.img"
 head -c 4096 /dev/urandom > "$d/secret.img"
 chmod 0644 "$d/public.img"
 chmod 0600 "$d/secret.img"
+# The scratch directory must be reachable by nobody (not so if TMPDIR
+# is inside a private directory).
+requires runuser -u nobody -- test -r "$d/public.img"
 cleanup_fn 'cat "$tmp/log" >&2'
 
 timeout 60 nbdkit --user nobody --group nogroup -U - "$SANDBAG_PLUGIN" \
