@@ -4,6 +4,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -88,6 +89,7 @@ teardown (void)
 
   close (dirfd_);
   g_assert_cmpint (system (cmd), ==, 0);
+  g_clear_pointer (&root, g_free);
 }
 
 static void
