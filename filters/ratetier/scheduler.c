@@ -71,6 +71,9 @@ struct sched {
   size_t ntiers;
   struct tier_state *tier;
   unsigned running;             /* all tiers */
+  double vclock;                /* latest virtual start time: the
+                                 * largest tier vtime any request has
+                                 * started at */
   bool closing;                 /* sched_shutdown was called */
   struct flow *free_flows;
 };
@@ -144,22 +147,26 @@ min_active_vtime (const struct sched *s, size_t except)
   return m;
 }
 
-/* Tier I is about to become active. */
+/* Tier I is about to become active.  It resumes at the virtual time of
+ * the latest start (start-time fair queueing), not behind it, so idle
+ * time earns no credit; and not at the other tiers' next start, which
+ * would make a client that sends one request at a time wait for a
+ * running bulk request every time.
+ */
 static void
 activate (struct sched *s, size_t i)
 {
-  double m = min_active_vtime (s, i);
-
-  if (m == (double) INFINITY) {
+  if (min_active_vtime (s, i) == (double) INFINITY) {
     /* Nothing else is active: start everyone afresh, which also keeps
      * virtual times from growing without bound.
      */
     size_t j;
     for (j = 0; j < s->ntiers; j++)
       s->tier[j].vtime = 0;
+    s->vclock = 0;
   }
-  else if (s->tier[i].vtime < m)
-    s->tier[i].vtime = m;
+  else if (s->tier[i].vtime < s->vclock)
+    s->tier[i].vtime = s->vclock;
 }
 
 /* --- rings ------------------------------------------------------------- */
@@ -290,6 +297,8 @@ admit (struct sched *s, size_t i, struct flow *f)
    */
   t->running++;
   s->running++;
+  if (s->vclock < t->vtime)
+    s->vclock = t->vtime;
   t->vtime += (double) w->cost / t->weight;
   t->admitted++;
   for (b = 0; b < SCHED_WAIT_BUCKETS && waited > sched_wait_bounds[b]; b++)

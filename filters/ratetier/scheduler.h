@@ -22,8 +22,9 @@
  *    cost / weight as its requests start (cost = the request's blocks);
  *    a tier may start a request only if its virtual time is not ahead
  *    of any other active tier's.  A tier that becomes active again
- *    resumes at the smallest virtual time of the active tiers, so idle
- *    time is not banked.
+ *    resumes at the virtual time of the latest start (start-time fair
+ *    queueing), so idle time is not banked, and a client that sends
+ *    one request at a time starts it at once.
  *  Blocks, not requests, are the currency because requests differ in
  *  size by a factor of 256 (4 KiB random reads, 1 MiB scans): counting
  *  requests would hand a scanner 256 times a reader's share.  A tier
