@@ -234,7 +234,7 @@ hm_file_create (const char *path, const struct hm_header *h,
   }
   tmp = g_strdup_printf ("%s/.%s.tmp.%ld.%d", dir, base, (long) getpid (),
                          __atomic_fetch_add (&counter, 1, __ATOMIC_RELAXED));
-  fd = open (tmp, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0644);
+  fd = open (tmp, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0640);
   if (fd == -1) {
     set_errno_error (err, errno, "create: %s", tmp);
     return -1;
@@ -285,7 +285,19 @@ hm_file_rename_aside (const char *path, const char *tag, GError **err)
       ? g_strdup_printf ("%s.%s", path, tag)
       : g_strdup_printf ("%s.%s.%d", path, tag, i);
 
-    if (renameat2 (AT_FDCWD, path, AT_FDCWD, to, RENAME_NOREPLACE) == 0) {
+    int r = renameat2 (AT_FDCWD, path, AT_FDCWD, to, RENAME_NOREPLACE);
+
+    /* File systems without RENAME_NOREPLACE: link and unlink, which
+     * also never replaces an existing file. */
+    if (r == -1 && (errno == EINVAL || errno == ENOSYS)) {
+      r = link (path, to);
+      if (r == 0 && unlink (path) == -1) {
+        set_errno_error (err, errno, "unlink: %s", path);
+        unlink (to);
+        return NULL;
+      }
+    }
+    if (r == 0) {
       if (sync_dir_of (path, err) == -1)
         return NULL;
       return g_steal_pointer (&to);

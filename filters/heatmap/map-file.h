@@ -55,7 +55,8 @@ void hm_mapping_close (struct hm_mapping *m);
 
 /* Create a complete map file at PATH (replacing any file there) with
  * header H and the given records (NULL: all zero), crash-safely as
- * described above.  0, or -1 and *ERR. */
+ * described above, mode 0640 (a map tells which parts of an image
+ * clients read; less if the umask says so).  0, or -1 and *ERR. */
 int hm_file_create (const char *path, const struct hm_header *h,
                     const struct hm_record *recs, GError **err);
 

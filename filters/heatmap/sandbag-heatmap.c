@@ -22,6 +22,7 @@
 
 #include <glib.h>
 
+#include "analysis.h"
 #include "map-file.h"
 #include "map-format.h"
 #include "render.h"
@@ -144,72 +145,6 @@ range_text (const struct map *m, uint64_t b, uint64_t n)
                           size);
 }
 
-static uint64_t
-sat_add (uint64_t a, uint64_t b)
-{
-  return a > UINT64_MAX - b ? UINT64_MAX : a + b;
-}
-
-/* A "heat level" groups counts within a factor of two: 0 for never
- * read, else 1 + floor (log2 (count)).  Adjacent blocks of one level
- * form a range. */
-static int
-level (uint64_t count)
-{
-  return count == 0 ? 0 : 64 - __builtin_clzll (count);
-}
-
-struct range {
-  uint64_t block, n;            /* blocks [block, block + n) */
-  uint64_t reads;               /* sum of counts */
-  uint64_t max_count, min_count;
-  uint64_t bytes;
-  uint64_t last_us;
-};
-
-/* Split the map into maximal runs of adjacent blocks of the same heat
- * level, never-read runs included. */
-static GArray *
-ranges_of (const struct map *m)
-{
-  GArray *a = g_array_new (FALSE, FALSE, sizeof (struct range));
-  uint64_t i;
-
-  for (i = 0; i < m->h.nr_blocks; i++) {
-    const struct hm_record *r = &m->recs[i];
-    struct range *last = a->len
-      ? &g_array_index (a, struct range, a->len - 1) : NULL;
-
-    if (last == NULL || level (last->max_count) != level (r->count)) {
-      struct range nr = { .block = i, .min_count = r->count };
-      g_array_append_val (a, nr);
-      last = &g_array_index (a, struct range, a->len - 1);
-    }
-    last->n++;
-    last->reads = sat_add (last->reads, r->count);
-    last->bytes = sat_add (last->bytes, r->bytes);
-    if (r->count > last->max_count)
-      last->max_count = r->count;
-    if (r->count < last->min_count)
-      last->min_count = r->count;
-    if (r->last_us > last->last_us)
-      last->last_us = r->last_us;
-  }
-  return a;
-}
-
-static int
-cmp_hot (gconstpointer a, gconstpointer b)
-{
-  const struct range *x = a, *y = b;
-
-  if (x->max_count != y->max_count)
-    return x->max_count > y->max_count ? -1 : 1;
-  if (x->reads != y->reads)
-    return x->reads > y->reads ? -1 : 1;
-  return x->block < y->block ? -1 : x->block > y->block;
-}
-
 static int
 cmd_summary (int argc, char **argv)
 {
@@ -218,7 +153,7 @@ cmd_summary (int argc, char **argv)
   g_autofree char *img = NULL, *blk = NULL, *served = NULL;
   uint64_t i, read_blocks = 0, reads = 0, bytes = 0;
   uint64_t first = 0, last = 0;
-  const struct range *hot = NULL, *cold = NULL;
+  const struct hm_range *hot = NULL, *cold = NULL;
   char idhex[17], t1[32], t2[32], t3[32];
   int r;
 
@@ -232,18 +167,18 @@ cmd_summary (int argc, char **argv)
 
     if (rec->count > 0)
       read_blocks++;
-    reads = sat_add (reads, rec->count);
-    bytes = sat_add (bytes, rec->bytes);
+    reads = hm_sat_add (reads, rec->count);
+    bytes = hm_sat_add (bytes, rec->bytes);
     if (rec->first_us && (first == 0 || rec->first_us < first))
       first = rec->first_us;
     if (rec->last_us > last)
       last = rec->last_us;
   }
-  ranges = ranges_of (&m);
+  ranges = hm_ranges (m.recs, m.h.nr_blocks);
   for (i = 0; i < ranges->len; i++) {
-    const struct range *rg = &g_array_index (ranges, struct range, i);
+    const struct hm_range *rg = &g_array_index (ranges, struct hm_range, i);
 
-    if (rg->max_count > 0 && (hot == NULL || cmp_hot (rg, hot) < 0))
+    if (rg->max_count > 0 && (hot == NULL || hm_range_cmp_hot (rg, hot) < 0))
       hot = rg;
     /* Coldest: the longest never-read range. */
     if (rg->max_count == 0 && (cold == NULL || rg->n > cold->n))
@@ -282,10 +217,10 @@ cmd_summary (int argc, char **argv)
   }
   else {
     /* Everything was read: the least-read range. */
-    const struct range *least = NULL;
+    const struct hm_range *least = NULL;
 
     for (i = 0; i < ranges->len; i++) {
-      const struct range *rg = &g_array_index (ranges, struct range, i);
+      const struct hm_range *rg = &g_array_index (ranges, struct hm_range, i);
       if (least == NULL || rg->max_count < least->max_count)
         least = rg;
     }
@@ -314,12 +249,12 @@ cmd_top (int argc, char **argv)
   if ((r = load (argv[2], &m)) != EXIT_OK)
     return r;
 
-  ranges = ranges_of (&m);
-  g_array_sort (ranges, cmp_hot);
+  ranges = hm_ranges (m.recs, m.h.nr_blocks);
+  g_array_sort (ranges, hm_range_cmp_hot);
   printf ("%-16s %14s %10s %12s %14s  %s\n", "offset", "length",
           "reads", "per-block", "bytes", "last read");
   for (i = 0; i < ranges->len && shown < n; i++) {
-    const struct range *rg = &g_array_index (ranges, struct range, i);
+    const struct hm_range *rg = &g_array_index (ranges, struct hm_range, i);
     uint64_t start = rg->block * block_size (&m);
     uint64_t end = (rg->block + rg->n) * block_size (&m);
     g_autofree char *per = NULL;
@@ -427,7 +362,6 @@ cmd_merge (int argc, char **argv)
   struct hm_record *sum = NULL;
   struct hm_header h;
   int i, n, r = EXIT_OK;
-  uint64_t b;
 
   if (out == NULL || argc < 5)
     return usage_error ("merge takes -o OUT and at least two FILEs");
@@ -467,17 +401,7 @@ cmd_merge (int argc, char **argv)
   for (i = 0; i < n; i++) {
     if (maps[i].h.created_us < h.created_us)
       h.created_us = maps[i].h.created_us;
-    for (b = 0; b < h.nr_blocks; b++) {
-      const struct hm_record *rec = &maps[i].recs[b];
-      struct hm_record *s = &sum[b];
-
-      s->count = sat_add (s->count, rec->count);
-      s->bytes = sat_add (s->bytes, rec->bytes);
-      if (rec->first_us && (s->first_us == 0 || rec->first_us < s->first_us))
-        s->first_us = rec->first_us;
-      if (rec->last_us > s->last_us)
-        s->last_us = rec->last_us;
-    }
+    hm_merge_records (sum, maps[i].recs, h.nr_blocks);
   }
   if (hm_file_create (out, &h, sum, &err) == -1) {
     fprintf (stderr, "%s: %s\n", progname, err->message);
