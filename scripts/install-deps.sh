@@ -14,6 +14,8 @@ packages=(
   e2fsprogs erofs-utils squashfs-tools iproute2 procps psmisc
   # sanitizers, fuzzing and memcheck
   clang libclang-rt-14-dev valgrind
+  # heatmap's sync test watches msync calls
+  strace
 )
 
 missing=()

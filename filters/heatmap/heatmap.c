@@ -268,6 +268,10 @@ heatmap_prepare (nbdkit_next *next, void *handle, int readonly)
   uint64_t n, end;
   int64_t size;
 
+  /* Should nbdkit prepare a handle twice, do not leak the first map. */
+  hm_table_release (g_steal_pointer (&h->map));
+  h->recs = NULL;
+
   if (map_dir) {
     g_autofree char *base = hm_map_basename (h->exportname);
     path = g_build_filename (map_dir, base, NULL);
