@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# ratetier: bad parameters stop nbdkit at start-up with a message that
+# names the parameter (and, for ratetier=, quotes the offending part),
+# and --help lists every parameter the man page documents.
+source "$(dirname "$0")/functions.sh"
+set -e -x
+
+truncate -s 1M "$tmp/disk"
+
+# refused MESSAGE ARGS...: nbdkit must fail to start and print MESSAGE.
+refused ()
+{
+  local message=$1
+  shift
+  if nbdkit -U - --filter="$RATETIER_FILTER" "$SANDBAG_PLUGIN" \
+       file="$tmp/disk" "$@" --run true 2>"$tmp/err"; then
+    echo "$0: accepted: $*" >&2
+    exit 1
+  fi
+  cat "$tmp/err"
+  grep -F -- "$message" "$tmp/err"
+}
+
+refused 'ratetier: thresholds must be strictly increasing, but "(500, 4)"' \
+  ratetier='((1000, 10), (500, 4))'
+refused 'ratetier: expected' ratetier='1000:10;2000:5'
+refused 'ratetier: a weight must be at least 1' ratetier=1000:0
+refused 'ratetier: the tier table is empty' ratetier=
+refused 'ratetier: parameter given more than once' ratetier=1:1 ratetier=2:2
+refused 'ratetier-colour: unknown ratetier parameter' ratetier-colour=blue
+refused 'ratetier-key: expected "address" or "connection"' ratetier-key=ip
+refused 'ratetier-ipv4-prefix: prefix length 33 is out of range' \
+  ratetier-ipv4-prefix=33
+refused 'ratetier-ipv6-prefix' ratetier-ipv6-prefix=/64
+refused 'ratetier-max-clients: must be at least 1' ratetier-max-clients=0
+refused 'ratetier-schedule: expected "continuous" or "batch"' \
+  ratetier-schedule=fast
+refused 'ratetier-concurrency: must be at least 1' ratetier-concurrency=0
+refused 'ratetier-block-size' ratetier-block-size=0
+refused 'ratetier-decay: could not parse duration' ratetier-decay=soon
+refused 'ratetier-forget-after: could not parse duration' \
+  ratetier-forget-after=-1
+refused 'ratetier-status-interval: must be at least 1s' \
+  ratetier-status-interval=10ms
+
+# Good parameters are accepted.
+nbdkit -U - --filter="$RATETIER_FILTER" "$SANDBAG_PLUGIN" file="$tmp/disk" \
+  ratetier=' ( (1000, 10), (10000, 4) ) ' ratetier-block-size=64k \
+  ratetier-key=connection ratetier-ipv4-prefix=24 ratetier-ipv6-prefix=48 \
+  ratetier-max-clients=10 ratetier-schedule=batch ratetier-concurrency=4 \
+  ratetier-decay=1h ratetier-forget-after=7d \
+  --run 'nbdsh -u "$uri" -c "assert h.pread(512, 0) == bytearray(512)"'
+
+# Every parameter in the man page is in --help, and the reverse.
+pod=$abs_top_srcdir/filters/ratetier/nbdkit-ratetier-filter.pod
+nbdkit --filter="$RATETIER_FILTER" "$SANDBAG_PLUGIN" --help > "$tmp/help"
+sed -n 's/^=item B<\(ratetier[a-z0-9-]*\)=.*/\1/p' "$pod" | sort -u > "$tmp/pod-params"
+grep -o '^ratetier[a-z0-9-]*=' "$tmp/help" | tr -d = | sort -u > "$tmp/help-params"
+diff -u "$tmp/pod-params" "$tmp/help-params"
+test "$(wc -l < "$tmp/pod-params")" -ge 14
