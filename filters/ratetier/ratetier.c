@@ -63,6 +63,13 @@ static uint64_t next_connection = 1;
 static void release_client (gpointer c);
 static GPrivate thread_client = G_PRIVATE_INIT (release_client);
 
+/* Connections counted in through thread_client and not yet counted
+ * out; atomic.  A connection that never reaches .close is counted out
+ * when its thread exits, which nbdkit does not wait for: .unload waits
+ * for this to drop to zero before freeing the table.
+ */
+static unsigned thread_clients;
+
 struct handle {
   struct client *client;
 };
@@ -79,11 +86,19 @@ release_client (gpointer c)
 {
   if (c && table)
     client_table_disconnect (table, c, now_s ());
+  if (c)
+    __atomic_sub_fetch (&thread_clients, 1, __ATOMIC_RELEASE);
 }
 
 static void
 ratetier_unload (void)
 {
+  int i;
+
+  /* Let exiting connection threads count themselves out (1 s at most). */
+  for (i = 0; i < 1000 &&
+         __atomic_load_n (&thread_clients, __ATOMIC_ACQUIRE) > 0; i++)
+    g_usleep (1000);
   housekeeping_free (hk);
   sched_free (sched);
   client_table_free (table);
@@ -315,8 +330,10 @@ connect_client (void)
                                 &key) == -1)
     return NULL;
   c = client_table_connect (table, &key, now_s ());
-  if (c)
+  if (c) {
+    __atomic_add_fetch (&thread_clients, 1, __ATOMIC_RELAXED);
     g_private_set (&thread_client, c);
+  }
   return c;
 }
 
