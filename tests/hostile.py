@@ -356,9 +356,7 @@ def closed_by_server(sock, wait):
     Anything it sends meanwhile is discarded."""
     deadline = time.monotonic() + wait
     while True:
-        left = deadline - time.monotonic()
-        if left <= 0:
-            return False
+        left = max(0.0, deadline - time.monotonic())
         r, _, _ = select.select([sock], [], [], left)
         if not r:
             return False
@@ -385,20 +383,15 @@ LIMIT = 32
 THREADS = 1
 
 
-def stack(image, extra_filters=(), extra_params=()):
-    args = ["--threads=%d" % THREADS, "--filter=limit"]
+def stack(image, extra_params=()):
+    """nbdkit arguments for the public stack over IMAGE."""
     ratetier = os.environ.get("RATETIER_FILTER", "")
-    use_ratetier = os.path.exists(ratetier)
-    if use_ratetier:
-        args.append("--filter=" + ratetier)
-    args += list(extra_filters)
-    args += [os.environ["SANDBAG_PLUGIN"], "file=" + image,
-             "limit=%d" % LIMIT]
-    if use_ratetier:
-        args += ["ratetier=1000:10,10000:4,100000:2"]
-        args += [p for p in extra_params if p.startswith("ratetier")]
-    args += [p for p in extra_params if not p.startswith("ratetier")]
-    return args
+    if not os.path.exists(ratetier):
+        raise SystemExit("ratetier filter not built: %r" % ratetier)
+    return (["--threads=%d" % THREADS, "--filter=limit",
+             "--filter=" + ratetier, os.environ["SANDBAG_PLUGIN"],
+             "file=" + image, "limit=%d" % LIMIT,
+             "ratetier=1000:10,10000:4,100000:2"] + list(extra_params))
 
 
 def proc_status(pid):
@@ -619,6 +612,9 @@ class Context:
         self.attacks = 0
         self.failures = []
         self.server = None
+        self.settle = True          # threads must fall back to baseline
+        self.max_handshakes = 256   # ratetier's default
+        self.keep = []              # connections left open until the end
 
     def check(self, cond, what):
         if not cond:
@@ -893,23 +889,315 @@ def case_inflight(ctx):
         c.close(reset=bool(i % 2))
 
 
+def hold(ctx, sources, stage):
+    """Open one connection from each of SOURCES and leave it stalled at
+    STAGE: 0 = says nothing, 1 = reads the greeting only, 2 = sends half
+    the client flags, 3 = half an option.  Returns the connections the
+    server did not refuse at once."""
+    held = []
+    for src in sources:
+        c = ctx.hostile(src)
+        if not c:
+            continue
+        try:
+            if stage >= 1:
+                c.greeting()
+            if stage == 2:
+                c.send(b"\0\0")
+            if stage == 3:
+                c.send(struct.pack(">I", 3))
+                c.send(struct.pack(">QI", IHAVEOPT, OPT_GO)[:10])
+            held.append(c)
+        except Closed:
+            ctx.held_off += 1       # refused before or in the greeting
+            c.close()
+    # Refused in .preconnect: closed without a greeting.
+    still = []
+    deadline = time.monotonic() + 0.5 * ctx.slow
+    for c in held:
+        if closed_by_server(c.sock, max(0.0, deadline - time.monotonic())):
+            ctx.held_off += 1
+            c.close()
+        else:
+            still.append(c)
+    return still
+
+
+def count_closed(ctx, conns, wait):
+    """How many of CONNS the server closes within WAIT seconds (all
+    watched together); closes them all afterwards."""
+    deadline = time.monotonic() + wait
+    open_ = list(conns)
+    closed = 0
+    while open_ and time.monotonic() < deadline:
+        r, _, _ = select.select([c.sock for c in open_], [], [],
+                                max(0, deadline - time.monotonic()))
+        for c in [c for c in open_ if c.sock in r]:
+            try:
+                if c.sock.recv(65536):
+                    continue
+            except (ConnectionResetError, BlockingIOError, socket.timeout):
+                pass
+            closed += 1
+            open_.remove(c)
+    for c in conns:
+        c.close()
+    return closed
+
+
+def late_client(ctx, source, deadline):
+    """A new well-behaved connection must get in (retrying, as the
+    kernel does) and read correct data within DEADLINE seconds."""
+    with open(ctx.image, "rb") as f:
+        want = f.read(65536)
+    t_end = time.monotonic() + deadline
+    tries = 0
+    while time.monotonic() < t_end:
+        tries += 1
+        try:
+            c = Conn.open(ctx.server.port, source, timeout=deadline)
+            c.go()
+            err, got = c.pread(0, 65536)
+            c.disconnect()
+            ctx.check(err == 0 and got == want, "late client: wrong data")
+            return tries
+        except (OSError, Closed, ProtocolError):
+            time.sleep(0.2)
+    ctx.check(False, "late client from %s never got in" % source)
+    return tries
+
+
+def case_slowloris(ctx):
+    """Hundreds of connections that stop mid-handshake, from one address
+    (the per-client cap refuses most before the handshake) and from many
+    (nbdkit's limit refuses the excess, the handshake timeout frees the
+    rest); a new client still gets in, and every stalled connection is
+    closed by the server."""
+    timeout = 3 * ctx.slow
+    one = hold(ctx, ["127.0.0.50"] * 200, 0)
+    ctx.check(len(one) <= 4, "cap: %d connections from one address held"
+              % len(one))
+    one += hold(ctx, ["127.0.0.51"] * 4, 2)
+    late_client(ctx, "127.0.0.60", 10 * ctx.slow)
+    closed = count_closed(ctx, one, timeout + 5 * ctx.slow)
+    ctx.held_off += closed
+    ctx.check(closed == len(one), "handshake timeout closed %d of %d"
+              % (closed, len(one)))
+    many = hold(ctx, [ctx.attacker(i) for i in range(300)], 1)
+    many += hold(ctx, [ctx.attacker(300 + i) for i in range(30)], 3)
+    late_client(ctx, "127.0.0.61", timeout + 15 * ctx.slow)
+    closed = count_closed(ctx, many, timeout + 5 * ctx.slow)
+    ctx.held_off += closed
+    ctx.check(closed == len(many), "handshake timeout closed %d of %d"
+              % (closed, len(many)))
+
+
+def case_clients(ctx):
+    """Many clients from distinct addresses: with ratetier-max-clients
+    small, connected clients fill the table and newcomers are refused;
+    then a churn of short-lived clients makes the table evict, while the
+    good client (connected all along) keeps its place."""
+    held = []
+    for i in range(40):
+        c = ctx.hostile(ctx.attacker(1000 + i))
+        if not c:
+            continue
+        try:
+            c.go()
+            held.append(c)
+        except (Closed, ProtocolError):
+            ctx.held_off += 1       # table full of connected clients
+            c.close()
+    ctx.check(len(held) < 40, "a full client table refused nobody")
+    for c in held:
+        c.disconnect()
+    errors = []
+
+    def churn(base):
+        for i in range(30):
+            c = ctx.hostile(ctx.attacker(base + i))
+            if not c:
+                continue
+            try:
+                c.go()
+                err, _ = c.pread(4096 * i, 65536)
+                if err:
+                    errors.append(err)
+                c.disconnect()
+            except (Closed, ProtocolError):
+                ctx.held_off += 1
+                c.close()
+    threads = [threading.Thread(target=churn, args=(2000 + 100 * k,))
+               for k in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    ctx.check(not errors, "churn reads failed: %s" % errors[:5])
+    status = os.path.join(ctx.tmp, "status.prom")
+    deadline = time.monotonic() + 10 * ctx.slow
+    evicted = 0
+    while time.monotonic() < deadline:
+        try:
+            m = re.search(r'ratetier_clients_forgotten_total'
+                          r'\{reason="evicted"\} (\d+)', open(status).read())
+            evicted = int(m.group(1)) if m else 0
+        except OSError:
+            pass
+        if evicted > 0:
+            break
+        time.sleep(0.5)
+    print("evicted clients: %d" % evicted, flush=True)
+    ctx.check(evicted > 0, "no client evicted from a full table")
+
+
+def case_guard_handshake(ctx):
+    """ratetier-handshake-timeout=2: silent, half-greeted and option-only
+    connections are closed after it; one that reaches transmission is
+    not; the trips of one client are logged once."""
+    stalled = hold(ctx, ["127.0.0.70"] * 3, 0)
+    stalled += hold(ctx, ["127.0.0.70"] * 3, 2)
+    info = ctx.hostile("127.0.0.70")
+    info.handshake()
+    ctx.check(info.info_or_go(OPT_INFO, b"") is None, "INFO refused")
+    stalled.append(info)            # INFO only: still in the handshake
+    done = ctx.hostile("127.0.0.71")
+    done.go()
+    t0 = time.monotonic()
+    closed = count_closed(ctx, stalled, 2 + 6 * ctx.slow)
+    took = time.monotonic() - t0
+    ctx.held_off += closed
+    print("handshake timeout closed %d of %d in %.1f s"
+          % (closed, len(stalled), took), flush=True)
+    ctx.check(closed == len(stalled), "closed %d of %d stalled"
+              % (closed, len(stalled)))
+    ctx.check(took >= 1.5, "closed before the timeout (%.1f s)" % took)
+    ctx.usable(done, "connection in transmission")
+    done.disconnect()
+    lines = [l for l in ctx.server.logtext().splitlines()
+             if "handshake not finished" in l]
+    print("log lines: %d" % len(lines), flush=True)
+    ctx.check(len(lines) == 1 and "127.0.0.70" in lines[0],
+              "expected one logged trip for 127.0.0.70, got %d" % len(lines))
+
+
+def case_guard_idle(ctx):
+    """ratetier-idle-timeout=2: an established connection that sends no
+    request is closed after it; one that keeps reading is not."""
+    idle = ctx.hostile("127.0.0.80")
+    idle.go()
+    busy = ctx.hostile("127.0.0.81")
+    busy.go()
+    t0 = time.monotonic()
+    while time.monotonic() - t0 < 4 * ctx.slow:
+        ctx.usable(busy, "busy connection")
+        time.sleep(0.3)
+    ctx.check(closed_by_server(idle.sock, 4 * ctx.slow),
+              "idle connection not closed")
+    ctx.held_off += 1
+    idle.close()
+    ctx.usable(busy, "busy connection")
+    busy.disconnect()
+
+
+def case_guard_cap(ctx):
+    """ratetier-max-connections=3: the fourth connection of a client is
+    refused before the handshake (no greeting), a kernel-like client
+    with three connections works, other addresses are not affected, and
+    a closed connection frees its place."""
+    three = []
+    for i in range(3):
+        c = ctx.hostile("127.0.0.90")
+        c.go()
+        three.append(c)
+    for c in three:
+        ctx.usable(c, "one of three connections")
+    for i in range(5):
+        c = ctx.hostile("127.0.0.90")
+        try:
+            c.greeting()
+            ctx.check(False, "fourth connection got a greeting")
+        except Closed:
+            ctx.held_off += 1
+        c.close()
+    other = ctx.hostile("127.0.0.91")
+    other.go()
+    ctx.usable(other, "another address")
+    other.disconnect()
+    three.pop().disconnect()
+    deadline = time.monotonic() + 5 * ctx.slow
+    while True:
+        c = ctx.hostile("127.0.0.90")
+        try:
+            c.go()
+            break
+        except Closed:
+            c.close()
+            ctx.check(time.monotonic() < deadline,
+                      "a closed connection did not free its place")
+            if time.monotonic() >= deadline:
+                return
+            time.sleep(0.1)
+    ctx.usable(c, "replacement connection")
+    three.append(c)
+    for c in three:
+        c.disconnect()
+    lines = [l for l in ctx.server.logtext().splitlines()
+             if "ratetier-max-connections" in l]
+    ctx.check(len(lines) == 1, "cap trips logged %d times" % len(lines))
+
+
+def case_guard_sigterm(ctx):
+    """Stalled connections in every state (silent, mid-handshake,
+    established and idle, mid-request) must not keep the server from
+    ending on SIGTERM: run_case checks the shutdown deadline."""
+    ctx.keep = []
+    ctx.keep += hold(ctx, [ctx.attacker(i) for i in range(10)], 0)
+    ctx.keep += hold(ctx, [ctx.attacker(10 + i) for i in range(10)], 2)
+    for i in range(10):
+        c = ctx.hostile(ctx.attacker(20 + i))
+        c.go()
+        if i % 2:
+            c.send(struct.pack(">IHHQQI", REQUEST_MAGIC, 0, CMD_READ, 1,
+                               0, 4096)[:20])
+        ctx.keep.append(c)
+    ctx.settle = False
+
+
 CASES = {
-    "garbage": case_garbage,
-    "requests": case_requests,
-    "options": case_options,
-    "inflight": case_inflight,
+    "garbage": (case_garbage, []),
+    "requests": (case_requests, []),
+    "options": (case_options, []),
+    "inflight": (case_inflight, []),
+    "slowloris": (case_slowloris, ["ratetier-handshake-timeout=3",
+                                   "ratetier-max-connections=4",
+                                   "ratetier-max-handshakes=64"]),
+    "clients": (case_clients, ["ratetier-max-clients=16",
+                               "ratetier-status-interval=1s",
+                               "ratetier-status=STATUS"]),
+    "guard-handshake": (case_guard_handshake,
+                        ["ratetier-handshake-timeout=2"]),
+    "guard-idle": (case_guard_idle, ["ratetier-idle-timeout=2"]),
+    "guard-cap": (case_guard_cap, ["ratetier-max-connections=3"]),
+    "guard-sigterm": (case_guard_sigterm, []),
 }
 
 
 def run_case(name, tmp):
     ctx = Context(tmp)
     debug = ("-D", "sandbag.x=0") if os.environ.get("HOSTILE_DEBUG") else ()
-    ctx.server = Server(tmp, stack(ctx.image), debug)
+    fn, params = CASES[name]
+    params = [p.replace("STATUS", os.path.join(tmp, "status.prom"))
+              for p in params]
+    for p in params:
+        if p.startswith("ratetier-max-handshakes="):
+            ctx.max_handshakes = int(p.split("=")[1])
+    ctx.server = Server(tmp, stack(ctx.image, params), debug)
     base_threads = ctx.server.baseline[0]
     good = GoodClient(ctx)
     time.sleep(0.5)                     # the good client is reading
     try:
-        CASES[name](ctx)
+        fn(ctx)
     except Exception as e:              # noqa: the case failed, say how
         import traceback
         traceback.print_exc()
@@ -925,18 +1213,23 @@ def run_case(name, tmp):
     # Bounds: threads at most one per connection in the handshake plus
     # the workers of each connection nbdkit lets in (limit), RSS within
     # a fixed allowance over the start, scaled for sanitizers.
+    # Threads: one per connection nbdkit lets in (limit) with its
+    # workers, one per connection in the handshake (ratetier's
+    # max-handshakes), and a few being created or ending.
     workers = THREADS if THREADS > 1 else 0
-    thread_bound = base_threads + LIMIT * (workers + 1) + 4
+    thread_bound = (base_threads + LIMIT * (workers + 1) +
+                    ctx.max_handshakes + 16)
     rss_bound = ctx.server.baseline[1] + 512 * 1024 * ctx.slow
     ctx.check(ctx.server.peak_threads <= thread_bound,
               "peak threads %d > %d" % (ctx.server.peak_threads,
                                         thread_bound))
     ctx.check(ctx.server.peak_rss <= rss_bound,
               "peak RSS %d KiB > %d KiB" % (ctx.server.peak_rss, rss_bound))
-    settled = ctx.server.wait_threads(base_threads, 10 * ctx.slow)
-    ctx.check(settled <= base_threads,
-              "threads did not return to %d after the clients left (%d)"
-              % (base_threads, settled))
+    if ctx.settle:
+        settled = ctx.server.wait_threads(base_threads, 10 * ctx.slow)
+        ctx.check(settled <= base_threads,
+                  "threads did not return to %d after the clients left (%d)"
+                  % (base_threads, settled))
 
     shutdown = ctx.server.stop(ctx.shutdown_deadline)
     ctx.check(shutdown is not None, "server ignored SIGTERM for %g s"

@@ -15,6 +15,8 @@
  */
 #include <dirent.h>
 #include <errno.h>
+#include <poll.h>
+#include <signal.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <netinet/in.h>
@@ -23,6 +25,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -38,8 +41,9 @@
 static unsigned handshake_timeout = 10;
 static unsigned idle_timeout = 3600;
 static unsigned max_connections = 16;      /* per client */
+static unsigned max_handshakes = 256;      /* in the handshake, in total */
 static unsigned log_interval = 60;
-static bool seen_handshake, seen_idle, seen_max, seen_log;
+static bool seen_handshake, seen_idle, seen_max, seen_log, seen_maxhs;
 
 /* Tick of the watchdog while nothing is closing (ms), and while a
  * closed connection waits for nbdkit to drop its descriptor. */
@@ -69,9 +73,10 @@ struct guard_conn {
 };
 
 /* `lock` protects clients, conns, nr_conns, closing and the watchdog's
- * stop flag; the condition wakes the watchdog early. */
+ * stop flag.  Writing to wake_fd (an eventfd) wakes the watchdog early;
+ * the quit-signal handler does so too. */
 static GMutex lock;
-static GCond wake;
+static int wake_fd = -1;
 static GHashTable *clients;     /* struct client_key * -> guard_client */
 static struct guard_conn *conns;
 static uint64_t nr_conns;
@@ -81,8 +86,20 @@ static GThread *watchdog;
 static struct client_key_config keycfg = CLIENT_KEY_CONFIG_DEFAULT;
 static uint8_t secret[16];
 
+/* nbdkit 1.32 answers SIGTERM (and SIGINT, SIGQUIT, SIGHUP) by waiting
+ * for every connection thread to end, and a thread blocked reading from
+ * a silent client never does: one stalled connection keeps the server
+ * up forever.  The guard chains its own handler in front of nbdkit's
+ * (installed before .after_fork), so that the watchdog shuts down every
+ * tracked connection at once.  quit_signalled is set by that handler. */
+static const int quit_signals[] = { SIGINT, SIGQUIT, SIGTERM, SIGHUP };
+static struct sigaction old_actions[G_N_ELEMENTS (quit_signals)];
+static volatile sig_atomic_t quit_signalled;
+static bool quit_handled;       /* lock: connections already shut down */
+
 /* Statistics (atomics). */
 static uint64_t st_untracked, st_handshake, st_idle, st_refused;
+static uint64_t st_refused_hs;
 
 /* This connection's entry, from .preconnect to .open (same thread). */
 static __thread struct guard_conn *this_conn;
@@ -94,6 +111,32 @@ now_ms (void)
 
   clock_gettime (CLOCK_MONOTONIC, &ts);
   return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void
+wake_watchdog (void)
+{
+  uint64_t one = 1;
+
+  if (wake_fd >= 0 && write (wake_fd, &one, sizeof one) == -1) {
+    /* EAGAIN: the counter is already non-zero, so it will wake. */
+  }
+}
+
+static void
+quit_handler (int sig)
+{
+  int saved_errno = errno;
+  size_t i;
+
+  quit_signalled = 1;
+  wake_watchdog ();
+  for (i = 0; i < G_N_ELEMENTS (quit_signals); i++)
+    if (quit_signals[i] == sig &&
+        old_actions[i].sa_handler != SIG_DFL &&
+        old_actions[i].sa_handler != SIG_IGN)
+      old_actions[i].sa_handler (sig);
+  errno = saved_errno;
 }
 
 static int
@@ -122,14 +165,19 @@ guard_config (const char *key, const char *value)
     return parse_secs (key, value, &idle_timeout, &seen_idle);
   if (strcmp (key, "ratetier-guard-log-interval") == 0)
     return parse_secs (key, value, &log_interval, &seen_log);
-  if (strcmp (key, "ratetier-max-connections") == 0) {
-    if (seen_max) {
+  if (strcmp (key, "ratetier-max-connections") == 0 ||
+      strcmp (key, "ratetier-max-handshakes") == 0) {
+    bool hs = key[13] == 'h';
+    bool *seen = hs ? &seen_maxhs : &seen_max;
+
+    if (*seen) {
       nbdkit_error ("%s: given more than once", key);
       return -1;
     }
-    if (nbdkit_parse_unsigned (key, value, &max_connections) == -1)
+    if (nbdkit_parse_unsigned (key, value,
+                               hs ? &max_handshakes : &max_connections) == -1)
       return -1;
-    seen_max = true;
+    *seen = true;
     return 1;
   }
   return 0;
@@ -138,7 +186,30 @@ guard_config (const char *key, const char *value)
 static bool
 enabled (void)
 {
-  return handshake_timeout || idle_timeout || max_connections;
+  return handshake_timeout || idle_timeout || max_connections ||
+    max_handshakes;
+}
+
+static bool
+established (const struct guard_conn *g)
+{
+  return __atomic_load_n (&g->active, __ATOMIC_ACQUIRE) > 0 ||
+    __atomic_load_n (&g->requests, __ATOMIC_RELAXED);
+}
+
+/* Tracked connections still in the handshake; the caller holds the
+ * lock.  A walk of the list: it runs once per arriving connection, and
+ * the list is as long as the connections nbdkit has open. */
+static unsigned
+count_handshakes (void)
+{
+  const struct guard_conn *g;
+  unsigned n = 0;
+
+  for (g = conns; g; g = g->next)
+    if (!g->tripped && !established (g))
+      n++;
+  return n;
 }
 
 static guint
@@ -285,6 +356,27 @@ guard_preconnect (void)
     c->key = key;
     g_hash_table_insert (clients, &c->key, c);
   }
+  if (max_handshakes && count_handshakes () >= max_handshakes) {
+    /* A limit of the whole server: logged once per interval in all. */
+    static int64_t last_log_ms;
+    bool log = last_log_ms == 0 ||
+      now - last_log_ms >= (int64_t) log_interval * 1000;
+
+    if (log)
+      last_log_ms = now;
+    if (c->conns == 0 && c->last_log_ms == 0)
+      g_hash_table_remove (clients, &key);
+    g_mutex_unlock (&lock);
+    close (dup_fd);
+    __atomic_add_fetch (&st_refused_hs, 1, __ATOMIC_RELAXED);
+    client_key_format (&key, name);
+    if (log)
+      nbdkit_error ("ratetier: %u connections are in the handshake "
+                    "(ratetier-max-handshakes), refusing more (client %s); "
+                    "not logged again for %u s",
+                    max_handshakes, name, log_interval);
+    return -1;
+  }
   if (max_connections && c->conns >= max_connections) {
     bool log = may_log (c, now);
 
@@ -353,8 +445,8 @@ guard_close (struct guard_conn *g)
     /* nbdkit closes its descriptor right after this: look soon. */
     g_mutex_lock (&lock);
     closing = true;
-    g_cond_signal (&wake);
     g_mutex_unlock (&lock);
+    wake_watchdog ();
   }
 }
 
@@ -378,6 +470,8 @@ guard_get_stats (struct guard_stats *s)
   s->handshake_timeouts = __atomic_load_n (&st_handshake, __ATOMIC_RELAXED);
   s->idle_timeouts = __atomic_load_n (&st_idle, __ATOMIC_RELAXED);
   s->refused = __atomic_load_n (&st_refused, __ATOMIC_RELAXED);
+  s->refused_handshakes = __atomic_load_n (&st_refused_hs,
+                                           __ATOMIC_RELAXED);
 }
 
 /* Whether nbdkit still holds its descriptor of G's socket. */
@@ -407,7 +501,7 @@ tick (int64_t now, struct trip *trips, size_t max)
   size_t n = 0;
 
   while ((g = *pp) != NULL) {
-    bool established, overdue = false;
+    bool is_established, overdue = false;
     const char *what = NULL;
     unsigned secs = 0;
 
@@ -424,17 +518,16 @@ tick (int64_t now, struct trip *trips, size_t max)
       g_free (g);
       continue;
     }
-    established = __atomic_load_n (&g->active, __ATOMIC_ACQUIRE) > 0 ||
-      __atomic_load_n (&g->requests, __ATOMIC_RELAXED);
+    is_established = established (g);
     if (!g->tripped) {
-      if (!established && handshake_timeout &&
+      if (!is_established && handshake_timeout &&
           now - g->arrived_ms >= (int64_t) handshake_timeout * 1000) {
         overdue = true;
         what = "handshake not finished";
         secs = handshake_timeout;
         __atomic_add_fetch (&st_handshake, 1, __ATOMIC_RELAXED);
       }
-      else if (established && idle_timeout &&
+      else if (is_established && idle_timeout &&
                now - __atomic_load_n (&g->last_ms, __ATOMIC_RELAXED) >=
                (int64_t) idle_timeout * 1000) {
         overdue = true;
@@ -476,31 +569,40 @@ watchdog_main (gpointer unused)
   struct trip trips[16];
   size_t n, i;
   int64_t now, fast_until = 0;
+  struct guard_conn *g;
 
   g_mutex_lock (&lock);
   while (!stopping) {
-    gint64 wait_ms;
+    struct pollfd pfd = { .fd = wake_fd, .events = POLLIN };
+    uint64_t counter;
 
     now = now_ms ();
+    if (quit_signalled && !quit_handled) {
+      /* The server is quitting: end every tracked connection now so
+       * that nbdkit's wait for its connection threads ends. */
+      quit_handled = true;
+      for (g = conns; g; g = g->next)
+        if (g->dup_fd >= 0)
+          shutdown (g->dup_fd, SHUT_RDWR);
+    }
     if (closing) {
       closing = false;
       fast_until = now + 1000;
     }
     n = tick (now, trips, G_N_ELEMENTS (trips));
     g_hash_table_foreach_remove (clients, quiet_expired, &now);
-    if (n) {
-      g_mutex_unlock (&lock);
-      for (i = 0; i < n; i++)
-        nbdkit_error ("ratetier: client %s: %s after %u s, connection "
-                      "closed; this client's trips are not logged again "
-                      "for %u s", trips[i].client, trips[i].what,
-                      trips[i].secs, log_interval);
-      g_mutex_lock (&lock);
-      continue;
+    g_mutex_unlock (&lock);
+    for (i = 0; i < n; i++)
+      nbdkit_error ("ratetier: client %s: %s after %u s, connection "
+                    "closed; this client's trips are not logged again "
+                    "for %u s", trips[i].client, trips[i].what,
+                    trips[i].secs, log_interval);
+    if (n == 0 &&
+        poll (&pfd, 1, now < fast_until ? FAST_TICK_MS : TICK_MS) == 1 &&
+        read (wake_fd, &counter, sizeof counter) == -1) {
+      /* EAGAIN: someone else drained it; nothing to do. */
     }
-    wait_ms = now < fast_until ? FAST_TICK_MS : TICK_MS;
-    g_cond_wait_until (&wake, &lock,
-                       g_get_monotonic_time () + wait_ms * 1000);
+    g_mutex_lock (&lock);
   }
   g_mutex_unlock (&lock);
   return NULL;
@@ -522,10 +624,28 @@ guard_start (const struct client_key_config *cfg)
   clients = g_hash_table_new_full (key_hash, key_equal, NULL, g_free);
   stopping = false;
   g_mutex_unlock (&lock);
+  wake_fd = eventfd (0, EFD_CLOEXEC | EFD_NONBLOCK);
+  if (wake_fd == -1) {
+    nbdkit_error ("ratetier: eventfd: %m");
+    return -1;
+  }
   watchdog = g_thread_try_new ("ratetier-guard", watchdog_main, NULL, NULL);
   if (watchdog == NULL) {
     nbdkit_error ("ratetier: cannot start the connection guard thread");
     return -1;
+  }
+  /* In front of nbdkit's quit handlers, which are in place by now. */
+  for (size_t i = 0; i < G_N_ELEMENTS (quit_signals); i++) {
+    struct sigaction sa;
+
+    memset (&sa, 0, sizeof sa);
+    sa.sa_handler = quit_handler;
+    sa.sa_flags = SA_RESTART;
+    sigemptyset (&sa.sa_mask);
+    if (sigaction (quit_signals[i], &sa, &old_actions[i]) == -1) {
+      nbdkit_error ("ratetier: sigaction: %m");
+      return -1;
+    }
   }
   return 0;
 }
@@ -537,12 +657,16 @@ guard_stop (void)
 
   if (watchdog == NULL)
     return;
+  for (size_t i = 0; i < G_N_ELEMENTS (quit_signals); i++)
+    sigaction (quit_signals[i], &old_actions[i], NULL);
   g_mutex_lock (&lock);
   stopping = true;
-  g_cond_signal (&wake);
   g_mutex_unlock (&lock);
+  wake_watchdog ();
   g_thread_join (watchdog);
   watchdog = NULL;
+  close (wake_fd);
+  wake_fd = -1;
 
   /* Connections may still be open (nbdkit is exiting, and its
    * connection threads may yet call us): drop our duplicates so that

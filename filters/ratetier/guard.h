@@ -14,6 +14,12 @@
  *       ratetier-ipv6-prefix, whatever ratetier-key says) may hold N
  *       connections, counted from arrival (.preconnect), handshake
  *       included; more are refused in .preconnect, before the handshake.
+ *   ratetier-max-handshakes=N         (default 256, 0 disables)
+ *       At most N connections (from all clients) may be in the handshake
+ *       at once; more are refused in .preconnect.  nbdkit's limit filter
+ *       counts a connection only once its handshake is done, so without
+ *       this many addresses (an IPv6 /64 each is cheap) could hold a
+ *       thread each for the whole handshake timeout.
  *   ratetier-guard-log-interval=SECS  (default 60)
  *       A limit that trips is logged at most once per client per SECS.
  *
@@ -57,6 +63,7 @@ struct guard_stats {
   uint64_t handshake_timeouts;  /* connections closed: handshake */
   uint64_t idle_timeouts;       /* connections closed: idle */
   uint64_t refused;             /* connections refused: per-client cap */
+  uint64_t refused_handshakes;  /* connections refused: max-handshakes */
 };
 
 #define GUARD_CONFIG_HELP \
@@ -66,6 +73,8 @@ struct guard_stats {
   "                                 (default 3600, 0 = never).\n" \
   "ratetier-max-connections=N       Connections per client (default 16,\n" \
   "                                 0 = no cap).\n" \
+  "ratetier-max-handshakes=N        Connections in the handshake at once,\n" \
+  "                                 all clients (default 256, 0 = no cap).\n" \
   "ratetier-guard-log-interval=SECS Log a tripped limit at most once per\n" \
   "                                 client per SECS (default 60)."
 

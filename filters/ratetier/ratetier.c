@@ -29,6 +29,7 @@
 #include "client-key.h"
 #include "client-table.h"
 #include "duration.h"
+#include "guard.h"
 #include "housekeeping.h"
 #include "scheduler.h"
 #include "tiers.h"
@@ -72,6 +73,7 @@ static unsigned thread_clients;
 
 struct handle {
   struct client *client;
+  struct guard_conn *guard;     /* guard.h; NULL if not tracked */
 };
 
 /* Seconds on the monotonic clock: the client table's time. */
@@ -194,7 +196,11 @@ ratetier_config (nbdkit_next_config *next, nbdkit_backend *nxdata,
     return 0;
   }
   else {
-    int r = housekeeping_config (&hk_config, key, value);
+    int r = guard_config (key, value);
+
+    if (r != 0)
+      return r == 1 ? 0 : -1;
+    r = housekeeping_config (&hk_config, key, value);
     if (r == 1) {
       nbdkit_error ("%s: unknown ratetier parameter (see "
                     "nbdkit-ratetier-filter(1))", key);
@@ -230,7 +236,8 @@ ratetier_config_complete (nbdkit_next_config_complete *next,
   "                            iteration (default continuous).\n" \
   "ratetier-concurrency=N      Requests in flight per unit of weight\n" \
   "                            (default 1).\n" \
-  HOUSEKEEPING_CONFIG_HELP
+  HOUSEKEEPING_CONFIG_HELP "\n" \
+  GUARD_CONFIG_HELP
 
 /* Trace hook for the scheduler: nbdkit_debug when -D ratetier.sched=1. */
 static void
@@ -290,13 +297,16 @@ ratetier_get_ready (int thread_model)
 static int
 ratetier_after_fork (nbdkit_backend *nxdata)
 {
-  return housekeeping_start (hk);
+  if (housekeeping_start (hk) == -1)
+    return -1;
+  return guard_start (&key_config);
 }
 
 static void
 ratetier_cleanup (nbdkit_backend *nxdata)
 {
   /* Every connection is gone: stop the thread, write the files. */
+  guard_stop ();
   if (hk)
     housekeeping_stop (hk);
   if (sched)
@@ -341,6 +351,8 @@ static int
 ratetier_preconnect (nbdkit_next_preconnect *next, nbdkit_backend *nxdata,
                      int readonly)
 {
+  if (guard_preconnect () == -1)
+    return -1;
   if (next (nxdata, readonly) == -1)
     return -1;
   return connect_client () ? 0 : -1;
@@ -360,7 +372,23 @@ ratetier_open (nbdkit_next_open *next, nbdkit_context *nxdata,
     return NULL;
   h = g_new0 (struct handle, 1);
   h->client = c;
+  h->guard = guard_open ();
   return h;
+}
+
+/* The guard tells the handshake from transmission by these two. */
+static int
+ratetier_prepare (nbdkit_next *next, void *handle, int readonly)
+{
+  guard_prepare (((struct handle *) handle)->guard);
+  return 0;
+}
+
+static int
+ratetier_finalize (nbdkit_next *next, void *handle)
+{
+  guard_finalize (((struct handle *) handle)->guard);
+  return 0;
 }
 
 static void
@@ -370,6 +398,7 @@ ratetier_close (void *handle)
    * NBD_OPT_INFO counts it in again in .open).
    */
   g_private_replace (&thread_client, NULL);
+  guard_close (((struct handle *) handle)->guard);
   g_free (handle);
 }
 
@@ -388,6 +417,7 @@ blocks_of (uint32_t count)
   do {                                                                  \
     struct sched_ticket ticket_;                                        \
     int r_;                                                             \
+    guard_activity ((h)->guard);                                        \
     if (sched_enter (sched, (h)->client, (cost), (offset),              \
                      &ticket_) == -1) {                                 \
       *(err) = errno;                                                   \
@@ -468,6 +498,8 @@ static struct nbdkit_filter filter = {
   .cleanup           = ratetier_cleanup,
   .preconnect        = ratetier_preconnect,
   .open              = ratetier_open,
+  .prepare           = ratetier_prepare,
+  .finalize          = ratetier_finalize,
   .close             = ratetier_close,
   .pread             = ratetier_pread,
   .pwrite            = ratetier_pwrite,
