@@ -108,15 +108,13 @@ stage_asan ()
 
   rm -rf "$logdir"
   mkdir -p "$logdir"
-  local supp=$top/tests/sanitizers
   # --timeout-multiplier 0.3: a test that hangs under the sanitizer
   # (as heatmap's exit once did) fails in minutes, not in 45.
   SANDBAG_NBDKIT_WRAPPER_DIR=$top/tests/sanitizers \
   SANDBAG_WRAP=asan \
   SANDBAG_SAN_PRELOAD="$libasan $libubsan $builddir/nodlclose.so" \
   ASAN_OPTIONS="log_path=$logdir/asan:halt_on_error=1:abort_on_error=1:print_stacktrace=1:detect_leaks=1:detect_stack_use_after_return=1:strict_string_checks=1:check_initialization_order=1" \
-  LSAN_OPTIONS="suppressions=$supp/lsan.supp:print_suppressions=0" \
-  UBSAN_OPTIONS="log_path=$logdir/ubsan:halt_on_error=1:print_stacktrace=1:suppressions=$supp/ubsan.supp" \
+  UBSAN_OPTIONS="log_path=$logdir/ubsan:halt_on_error=1:print_stacktrace=1" \
     meson test -C "$builddir" --print-errorlogs --num-processes "$jobs" \
       --timeout-multiplier 0.3 --logbase asan || true
   collect asan "$builddir/meson-logs/asan.json"

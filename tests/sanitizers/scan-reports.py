@@ -63,6 +63,9 @@ def asan_verdict(text):
         for block in leak_blocks(text):
             if any(OURS.search(f) for f in block):
                 return "memory leak in sandbag code"
+        return None
+    if text.strip():
+        return "unrecognised sanitizer output"
     return None
 
 
