@@ -35,7 +35,7 @@ BENCH_BASE=${BENCH_BASE:-sandbag}
 # Thresholds far beyond anything a run delivers.  The weight sets the
 # scheduler's cap on requests in flight, so it must not be what limits
 # a depth-32 client: this measures bookkeeping, not a throttle.
-BENCH_RATETIER_ARGS=${BENCH_RATETIER_ARGS:-ratetier=1000000000000:64}
+BENCH_RATETIER_ARGS=${BENCH_RATETIER_ARGS:-ratetier=1000000000000:32}
 BENCH_HEATMAP_ARGS=${BENCH_HEATMAP_ARGS:-}
 
 stacks=("$@")
@@ -123,7 +123,7 @@ echo
 $PY "$bench_libdir/table.py" "$results" --peer "$base_label" \
   --col "rand4k:iops:rand4k QD32 IOPS" \
   --col "seq1m:mibs:seq1m QD8 MiB/s" \
-  --info "rand4k:cpu_us_op:rand4k srv cpu us/op" \
-  --info "seq1m:cpu_us_op:seq1m srv cpu us/op" \
+  --col "rand4k:cpu_us_op:rand4k cpu us/op" \
+  --col "seq1m:cpu_us_op:seq1m cpu us/op" \
   "${goals[@]}"
 echo "load:     $(cut -d' ' -f1-3 /proc/loadavg) (1/5/15 min) at end"

@@ -18,22 +18,26 @@
 # Servers:
 #   sandbag      nbdkit --threads=N nbdkit-sandbag-plugin.so file=IMAGE
 #   nbdkit file  nbdkit --threads=N -r file file=IMAGE
+#   nbdkit file (A/A)  a second, identical `nbdkit file`: its ratio to the
+#                first shows how much of a difference this run's noise
+#                alone produces
 #   nbd-server   unixsock, readonly, splice = true, max_threads = N
 #   qemu-nbd     -r -f raw --cache=writeback --aio=threads -t -e 0 -k SOCK
 #
 # Environment: BENCH_ROUNDS (default 5), BENCH_RUNTIME (seconds per run,
-# default 4), BENCH_IMAGE_MIB (default 1024), BENCH_SANDBAG_ARGS (extra
+# default 3), BENCH_IMAGE_MIB (default 1024), BENCH_SANDBAG_ARGS (extra
 # plugin parameters), BENCH_SERVERS (subset, default
-# "sandbag file nbdserver qemunbd"), and those in scripts/bench/lib.sh.
-# The default run takes about 4 minutes.
+# "sandbag file file2 nbdserver qemunbd"), and those in
+# scripts/bench/lib.sh.  The default run takes about 4 minutes; for a
+# verdict on a busy machine use e.g. BENCH_ROUNDS=15.
 
 set -e
 source "$(dirname "$0")/bench/lib.sh"
 
 BENCH_ROUNDS=${BENCH_ROUNDS:-5}
-BENCH_RUNTIME=${BENCH_RUNTIME:-4}
+BENCH_RUNTIME=${BENCH_RUNTIME:-3}
 BENCH_IMAGE_MIB=${BENCH_IMAGE_MIB:-1024}
-BENCH_SERVERS=${BENCH_SERVERS:-sandbag file nbdserver qemunbd}
+BENCH_SERVERS=${BENCH_SERVERS:-sandbag file file2 nbdserver qemunbd}
 
 bench_build
 bench_header "bench-servers: sandbag vs nbdkit file, nbd-server, qemu-nbd"
@@ -58,6 +62,9 @@ for s in $BENCH_SERVERS; do
   file)
     start_nbdkit file "nbdkit file" -r file file="$image"
     names+=(file) ;;
+  file2)
+    start_nbdkit file2 "nbdkit file (A/A)" -r file file="$image"
+    names+=(file2) ;;
   nbdserver)
     start_nbd_server nbdserver nbd-server "$image"
     names+=(nbdserver) ;;
@@ -75,8 +82,8 @@ echo
 $PY "$bench_libdir/table.py" "$results" --peer "nbdkit file" \
   --col "rand4k:iops:rand4k QD32 IOPS" \
   --col "seq1m:mibs:seq1m QD8 MiB/s" \
-  --info "rand4k:cpu_us_op:rand4k srv cpu us/op" \
-  --info "seq1m:cpu_us_op:seq1m srv cpu us/op" \
+  --col "rand4k:cpu_us_op:rand4k cpu us/op" \
+  --col "seq1m:cpu_us_op:seq1m cpu us/op" \
   --goal "sandbag|nbdkit file|rand4k|iops|>=|1.0|sandbag rand4k vs nbdkit file" \
   --goal "sandbag|nbdkit file|seq1m|mibs|>=|1.0|sandbag seq1m vs nbdkit file" \
   --goal "sandbag|nbd-server|seq1m|mibs|>=|0.9|sandbag seq1m vs nbd-server"

@@ -68,7 +68,7 @@ def main():
         test, metric, heading = spec.split(":", 2)
         header.append(heading)
         if with_ratio:
-            header += ["x " + args.peer, "(lo-hi)"]
+            header += ["ratio", "(lo-hi)"]
         peer = data.get((args.peer, test, metric), {})
         for row, config in zip(rows, configs):
             mine = data.get((config, test, metric), {})
@@ -94,8 +94,9 @@ def main():
     for row in rows:
         print(line(row))
     rounds = {r for d in data.values() for r in d}
-    print("(medians of %d rounds; ratios are medians of per-round ratios)"
-          % len(rounds))
+    print("(medians of %d rounds; ratio: to %s, the median of per-round"
+          " ratios; (lo-hi): their range; cpu us/op: server CPU per request,"
+          " lower is better)" % (len(rounds), args.peer))
 
     for goal in args.goal:
         config, peer, test, metric, op, limit, text = goal.split("|", 6)
