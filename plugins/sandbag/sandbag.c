@@ -69,6 +69,21 @@ static bool list_limit_set;
 static bool multi_conn = true;
 static bool multi_conn_set;
 
+/* nbdkit servers before 1.33.10 abort on an assertion when a client
+ * hangs up while other worker threads of its connection still have
+ * replies to send (fixed upstream by "server: Don't assert on send if
+ * client hangs up early").  Serializing the requests of each connection
+ * leaves one thread per connection, which sends every reply, so any
+ * client cannot take the whole server down. */
+#define NBDKIT_SEND_RACE_FIXED                                  \
+  (NBDKIT_VERSION_MAJOR > 1 || NBDKIT_VERSION_MINOR > 33 ||     \
+   (NBDKIT_VERSION_MINOR == 33 && NBDKIT_VERSION_MICRO >= 10))
+
+/* serialize=: handle one request at a time on each connection.  The
+ * default (auto) is true when built against an nbdkit with that race. */
+static bool serialize = !NBDKIT_SEND_RACE_FIXED;
+static bool serialize_set;
+
 /* The image directory (dir= mode), open from .get_ready to .unload. */
 static int dir_fd = -1;
 
@@ -136,6 +151,25 @@ parse_block_size (const char *key, const char *value, uint32_t *var,
 }
 
 static int
+parse_bool_once (const char *key, const char *value, bool *var, bool *seen)
+{
+  int r;
+
+  if (*seen) {
+    nbdkit_error ("%s: parameter given more than once", key);
+    return -1;
+  }
+  *seen = true;
+  r = nbdkit_parse_bool (value);
+  if (r == -1) {
+    nbdkit_error ("%s: expected a boolean", key);
+    return -1;
+  }
+  *var = r;
+  return 0;
+}
+
+static int
 sandbag_config (const char *key, const char *value)
 {
   static bool file_seen, dir_seen;
@@ -176,21 +210,19 @@ sandbag_config (const char *key, const char *value)
     }
     return 0;
   }
-  else if (strcmp (key, "multi-conn") == 0) {
-    int r;
-
-    if (multi_conn_set) {
-      nbdkit_error ("multi-conn: parameter given more than once");
-      return -1;
+  else if (strcmp (key, "multi-conn") == 0)
+    return parse_bool_once (key, value, &multi_conn, &multi_conn_set);
+  else if (strcmp (key, "serialize") == 0) {
+    if (strcmp (value, "auto") == 0) {
+      if (serialize_set) {
+        nbdkit_error ("serialize: parameter given more than once");
+        return -1;
+      }
+      serialize_set = true;
+      serialize = !NBDKIT_SEND_RACE_FIXED;
+      return 0;
     }
-    multi_conn_set = true;
-    r = nbdkit_parse_bool (value);
-    if (r == -1) {
-      nbdkit_error ("multi-conn: expected a boolean");
-      return -1;
-    }
-    multi_conn = r;
-    return 0;
+    return parse_bool_once (key, value, &serialize, &serialize_set);
   }
   else {
     nbdkit_error ("unknown parameter '%s'", key);
@@ -269,7 +301,9 @@ sandbag_config_complete (void)
   "preferred=<SIZE>     Preferred block size advertised (default 4096).\n" \
   "maximum=<SIZE>       Maximum request size advertised (default 32M).\n" \
   "list-limit=<N>       dir=: most exports listed (default 1000).\n" \
-  "multi-conn=<BOOL>    Advertise multi-conn (default true)."
+  "multi-conn=<BOOL>    Advertise multi-conn (default true).\n" \
+  "serialize=<auto|BOOL> One request at a time per connection\n" \
+  "                     (default auto: true with nbdkit before 1.33.10)."
 
 static int
 sandbag_get_ready (void)
@@ -487,6 +521,13 @@ sandbag_can_write (void *handle)
 }
 
 static int
+sandbag_thread_model (void)
+{
+  return serialize ? NBDKIT_THREAD_MODEL_SERIALIZE_REQUESTS
+                   : NBDKIT_THREAD_MODEL_PARALLEL;
+}
+
+static int
 sandbag_can_multi_conn (void *handle)
 {
   return multi_conn;
@@ -644,6 +685,7 @@ static struct nbdkit_plugin plugin = {
   .config_help        = sandbag_config_help,
   .magic_config_key   = "file",
   .get_ready          = sandbag_get_ready,
+  .thread_model       = sandbag_thread_model,
   .list_exports       = sandbag_list_exports,
   .default_export     = sandbag_default_export,
   .open               = sandbag_open,
