@@ -13,6 +13,9 @@
 # its tier has not had more than its share (1 block for every 4), so
 # the admissions must be exactly:
 #   H L L L L  H L L L L  H L L L L  H  H  H
+# sandbag runs with serialize=false so that each connection can have
+# several reads in ratetier at once (sandbag serializes each connection
+# by default on nbdkit 1.32).
 source "$(dirname "$0")/functions.sh"
 set -e -x
 
@@ -21,7 +24,7 @@ requires nbdsh --version
 truncate -s 4M "$tmp/disk"
 start_nbdkit "$tmp/pid" -U "$tmp/sock" -v -D ratetier.sched=1 \
   --filter="$RATETIER_FILTER" --filter=pause \
-  "$SANDBAG_PLUGIN" file="$tmp/disk" \
+  "$SANDBAG_PLUGIN" file="$tmp/disk" serialize=false \
   ratetier=16:4 ratetier-schedule=batch ratetier-key=connection \
   pause-control="$tmp/ctl" 2>"$tmp/log"
 

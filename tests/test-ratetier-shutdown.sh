@@ -7,6 +7,9 @@
 # client to hang up before it exits; ratetier's part is to let go of
 # the queued requests.)  The issue asks for about a second; the
 # deadlines here are a generous 10 s each.
+# sandbag runs with serialize=false so that one connection can queue
+# several reads (it serializes each connection by default on nbdkit
+# 1.32).
 source "$(dirname "$0")/functions.sh"
 set -e -x
 
@@ -15,7 +18,7 @@ requires nbdsh --version
 truncate -s 1M "$tmp/disk"
 start_nbdkit "$tmp/pid" -U "$tmp/sock" -v -D ratetier.sched=1 \
   --filter="$RATETIER_FILTER" --filter=delay \
-  "$SANDBAG_PLUGIN" file="$tmp/disk" \
+  "$SANDBAG_PLUGIN" file="$tmp/disk" serialize=false \
   ratetier='()' delay-read=60 2>"$tmp/log"
 pid=$(cat "$tmp/pid")
 

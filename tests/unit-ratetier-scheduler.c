@@ -34,6 +34,7 @@ static GMutex lock;             /* protects the globals below and states */
 static GCond cond;
 static GString *admitted;       /* ids in admission order, "a1 b1 ..." */
 static unsigned queued, dropped;
+static int64_t drop_times[16];  /* monotonic microseconds of each drop */
 
 static struct sched *s;
 static GPrivate current_req;
@@ -60,8 +61,11 @@ trace (void *opaque, enum sched_event ev, const struct client *c,
         r->state = ADMITTED;
     }
   }
-  else
+  else {
+    if (dropped < G_N_ELEMENTS (drop_times))
+      drop_times[dropped] = g_get_monotonic_time ();
     dropped++;
+  }
   g_cond_broadcast (&cond);
   g_mutex_unlock (&lock);
 }
@@ -532,6 +536,39 @@ test_abandon (void)
   g_free (b);
 }
 
+/* Waiters of one client that vanishes give up one at a time, at least
+ * 20 ms apart (so that nbdkit 1.32 does not send their error replies at
+ * once; see DROP_SPACING_US).  A lower bound on time, so never flaky.
+ */
+static void
+test_drop_spacing (void)
+{
+  struct tiers *tiers;
+  struct client *a = client ('a', 0), *b = client ('b', 0);
+  struct req r[4];
+  int i;
+
+  setup ("()", SCHED_MODE_CONTINUOUS, 1, &tiers);
+  r[0] = (struct req) { .c = a, .cost = 1, .id = 1 };
+  start (&r[0]);                /* holds the only slot */
+  for (i = 1; i < 4; i++) {
+    r[i] = (struct req) { .c = b, .cost = 1, .id = i };
+    start (&r[i]);
+  }
+  for (i = 1; i < 4; i++)
+    __atomic_store_n (&r[i].gone, true, __ATOMIC_SEQ_CST);
+  for (i = 1; i < 4; i++)
+    g_thread_join (r[i].thread);
+  g_assert_cmpuint (dropped, ==, 3);
+  for (i = 1; i < 3; i++)
+    g_assert_cmpint (drop_times[i] - drop_times[i - 1], >=, 20000);
+  release (&r[0]);
+  assert_admitted ("a1");
+  teardown (tiers);
+  g_free (a);
+  g_free (b);
+}
+
 /* sched_shutdown makes every waiter give up, and later arrivals too. */
 static void
 test_shutdown (void)
@@ -580,6 +617,7 @@ main (int argc, char *argv[])
   g_test_add_func ("/ratetier/scheduler/placement", test_placement);
   g_test_add_func ("/ratetier/scheduler/batch", test_batch);
   g_test_add_func ("/ratetier/scheduler/abandon", test_abandon);
+  g_test_add_func ("/ratetier/scheduler/drop-spacing", test_drop_spacing);
   g_test_add_func ("/ratetier/scheduler/shutdown", test_shutdown);
   return g_test_run ();
 }

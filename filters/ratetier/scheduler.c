@@ -49,7 +49,21 @@ struct flow {
   struct flow *next, *prev;     /* ring of tier `tier`; free list: next */
   unsigned tier;                /* == head->tier */
   uint64_t vtime;               /* blocks started in this tier's ring */
+  int64_t last_drop;            /* monotonic microseconds: when a waiter
+                                 * of this flow last gave up */
 };
+
+/* Waiters of one client that give up are let go at least this far
+ * apart (microseconds).  nbdkit 1.32 can abort (an assertion in
+ * raw_send_socket) when several worker threads of a connection whose
+ * client has hung up send replies at once and one of the sends fails;
+ * nbdkit fixed this after 1.32 (commit 9d82aa4f, "server: Don't assert
+ * on send if client hangs up early").  The waiters of a vanished client
+ * all notice in the same slice, so without spacing their error replies
+ * would race.  Spaced out, the first failed reply marks the connection
+ * dead and the later waiters' replies are not sent at all.
+ */
+#define DROP_SPACING_US 20000
 
 struct tier_state {
   unsigned weight;
@@ -411,6 +425,20 @@ sched_enter (struct sched *s, struct client *c, uint32_t cost,
     g_cond_clear (&w.cond);
     return 0;
   }
+
+  /* Give up, but not at the same moment as a tier-mate of the same
+   * client (see DROP_SPACING_US).
+   */
+  while (!w.admitted &&
+         g_get_monotonic_time () < f->last_drop + DROP_SPACING_US)
+    g_cond_wait_until (&w.cond, &s->lock, f->last_drop + DROP_SPACING_US);
+  if (w.admitted) {
+    ticket->tier = w.tier;
+    g_mutex_unlock (&s->lock);
+    g_cond_clear (&w.cond);
+    return 0;
+  }
+  f->last_drop = g_get_monotonic_time ();
 
   trace (s, SCHED_DROPPED, &w,
          (g_get_monotonic_time () - w.queued_at) / 1e6);

@@ -51,7 +51,9 @@
  * busy waiting, no extra threads).  Every slice_ms it calls
  * config->alive (); if that fails (the client went away, or the server
  * is shutting down) the request is removed from the queue, counted
- * nowhere, and sched_enter fails with the errno alive left.
+ * nowhere, and sched_enter fails with the errno alive left.  Waiters
+ * of one client that give up leave at least 20 ms apart (a workaround
+ * for nbdkit 1.32, see DROP_SPACING_US in scheduler.c).
  * sched_shutdown makes every waiter fail at once.
  *
  * Locking: one mutex per scheduler, held only for O(tiers) queue work;
