@@ -16,6 +16,8 @@ packages=(
   clang libclang-rt-14-dev valgrind
   # heatmap's sync test watches msync calls
   strace
+  # sandbag-heatmap render frees fontconfig's caches at exit
+  libfontconfig-dev
 )
 
 missing=()
