@@ -180,6 +180,44 @@ test_corrupt (void)
   check_renamed_aside ("corrupt.heatmap", "corrupt");
 }
 
+/* A map removed or replaced behind the filter's back is not used for
+ * new connections; connections that have it keep it. */
+static void
+test_removed (void)
+{
+  g_autofree char *p = path_of ("removed.heatmap");
+  g_autofree char *moved = path_of ("archived.heatmap");
+  struct hm_map *m1, *m2, *m3;
+
+  m1 = hm_table_acquire (p, 12, 10000, id_a, "", "");
+  hm_account (m1->m.recs, 3, 12, 0, 1, 5);
+  g_assert_cmpint (rename (p, moved), ==, 0);
+  m2 = hm_table_acquire (p, 12, 10000, id_a, "", "");
+  g_assert_true (m2 != m1);
+  g_assert_cmpuint (m2->m.recs[0].count, ==, 0);
+  g_assert_true (g_file_test (p, G_FILE_TEST_IS_REGULAR));
+  /* Still in use by its first connection, never handed out again. */
+  hm_account (m1->m.recs, 3, 12, 0, 1, 6);
+  m3 = hm_table_acquire (p, 12, 10000, id_a, "", "");
+  g_assert_true (m3 == m2);
+  hm_table_release (m1);
+  hm_table_release (m2);
+  hm_table_release (m3);
+  hm_table_close_all ();
+
+  /* The moved file kept every count. */
+  m1 = hm_table_acquire (moved, 12, 10000, id_a, "", "");
+  g_assert_cmpuint (m1->m.recs[0].count, ==, 2);
+  hm_table_release (m1);
+
+  /* Removed while unused: a new map on the next connection. */
+  g_assert_cmpint (unlink (moved), ==, 0);
+  m2 = hm_table_acquire (moved, 12, 10000, id_a, "", "");
+  g_assert_cmpuint (m2->m.recs[0].count, ==, 0);
+  hm_table_release (m2);
+  hm_table_close_all ();
+}
+
 static void
 test_unwritable (void)
 {
@@ -211,6 +249,7 @@ main (int argc, char *argv[])
   g_test_add_func ("/heatmap/table/foreign", test_foreign);
   g_test_add_func ("/heatmap/table/truncated", test_truncated);
   g_test_add_func ("/heatmap/table/corrupt", test_corrupt);
+  g_test_add_func ("/heatmap/table/removed", test_removed);
   g_test_add_func ("/heatmap/table/unwritable", test_unwritable);
   r = g_test_run ();
   if (r == 0) {

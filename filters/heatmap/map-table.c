@@ -6,6 +6,7 @@
  */
 #include <errno.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include <glib.h>
 #include <nbdkit-filter.h>
@@ -110,6 +111,18 @@ evict_unused (void)
   }
 }
 
+/* Is MAP's file still the one at its path?  An administrator may have
+ * removed, moved or replaced it; then it must not be used for new
+ * connections. */
+static int
+still_at_path (const struct hm_map *map)
+{
+  struct stat a, b;
+
+  return fstat (map->m.fd, &a) == 0 && stat (map->path, &b) == 0 &&
+    a.st_dev == b.st_dev && a.st_ino == b.st_ino;
+}
+
 static int
 same_version (const struct hm_header *h, uint32_t shift,
               uint64_t image_size, const uint8_t identity[HM_IDENTITY_LEN])
@@ -153,8 +166,23 @@ hm_table_acquire (const char *path, uint32_t shift, uint64_t image_size,
   for (i = 0; i < maps->len; i++) {
     struct hm_map *map = g_ptr_array_index (maps, i);
 
-    if (!map->retired && strcmp (map->path, path) == 0)
+    if (!map->retired && strcmp (map->path, path) == 0) {
+      if (!still_at_path (map)) {
+        nbdkit_debug ("heatmap: %s was removed or replaced by someone "
+                      "else: looking again", path);
+        map->retired = 1;
+        /* Nor is it to be found again by later connections. */
+        g_free (map->origin);
+        map->origin = g_strdup ("");
+        if (map->refs == 0) {
+          g_ptr_array_remove_index_fast (maps, i);
+          map_free (map);
+          i--;
+        }
+        continue;
+      }
       current = map;
+    }
     if (strcmp (map->origin, path) == 0 &&
         same_version (&map->m.hdr, shift, image_size, identity)) {
       map->refs++;

@@ -14,6 +14,10 @@
  * the renamed file through their existing mapping; it is synced and
  * closed when the last of them goes.
  *
+ * A map file that was removed, moved or replaced at its path by someone
+ * else is not handed out again (connections that have it keep it); the
+ * next connection looks at the path afresh.
+ *
  * A file at the path that is not a valid map (foreign, truncated,
  * corrupt, another format version) is renamed to "PATH.STATUS-NOW" with
  * an nbdkit_error saying why, and a fresh map is started.  If a map
