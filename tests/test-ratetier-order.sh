@@ -3,7 +3,8 @@
 # prescribe.
 #
 # ratetier=16:4 (a fast tier of weight 4 below 16 blocks, then the
-# implicit tier of weight 1), batch schedule, one client per connection.
+# implicit tier of weight 1), batch schedule, clients on distinct source
+# addresses (sockets bound to 127.0.0.N) over TCP.
 # A heavy client first reads 16 blocks, which puts it in the implicit
 # tier; a light client has read nothing.  The backend is held (nbdkit's
 # pause filter, below ratetier) while a plug request occupies the
@@ -20,18 +21,20 @@ source "$(dirname "$0")/functions.sh"
 set -e -x
 
 requires nbdsh --version
+requires python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.4", 0))'
 
 truncate -s 4M "$tmp/disk"
-start_nbdkit "$tmp/pid" -U "$tmp/sock" -v -D ratetier.sched=1 \
+port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+start_nbdkit "$tmp/pid" -i 127.0.0.1 -p "$port" -v -D ratetier.sched=1 \
   --filter="$RATETIER_FILTER" --filter=pause \
   "$SANDBAG_PLUGIN" file="$tmp/disk" serialize=false \
-  ratetier=16:4 ratetier-schedule=batch ratetier-key=connection \
+  ratetier=16:4 ratetier-schedule=batch \
   pause-control="$tmp/ctl" 2>"$tmp/log"
 
-python3 - "$tmp/log" "$tmp/sock" "$tmp/ctl" <<'PY'
+python3 - "$tmp/log" "$port" "$tmp/ctl" <<'PY'
 import nbd, re, socket, sys, time
 
-log, sock, ctl = sys.argv[1:]
+log, port, ctl = sys.argv[1], int(sys.argv[2]), sys.argv[3]
 handles = []
 
 def count(pattern):
@@ -47,17 +50,20 @@ def wait_for(pred, what):
             sys.exit("timed out waiting for " + what)
         time.sleep(0.05)
 
-def connect():
+def connect(source):
+    s = socket.socket()
+    s.bind((source, 0))
+    s.connect(("127.0.0.1", port))
     h = nbd.NBD()
-    h.connect_unix(sock)
+    h.connect_socket(s.detach())        # libnbd owns the fd now
     handles.append(h)
     return h
 
-heavy = connect()
+heavy = connect("127.0.0.2")
 for i in range(16):
     heavy.pread(4096, i * 4096)
-light = connect()
-plug = connect()
+light = connect("127.0.0.3")
+plug = connect("127.0.0.4")
 
 control = socket.socket(socket.AF_UNIX)
 control.connect(ctl)
@@ -90,8 +96,8 @@ order=$(sed -n 's/.*offset=\([0-9]*\).*/\1/p' "$tmp/admits" |
         done)
 test "$order" = "HLLLLHLLLLHLLLLHHH"
 # Heavy reads ran in the implicit tier 1, light ones in tier 0.
-test "$(grep -c ' tier=1 ' "$tmp/admits")" -eq 6
-test "$(grep -c ' tier=0 ' "$tmp/admits")" -eq 12
+test "$(grep -c 'client=127.0.0.2/32 tier=1 ' "$tmp/admits")" -eq 6
+test "$(grep -c 'client=127.0.0.3/32 tier=0 ' "$tmp/admits")" -eq 12
 # Each client's reads started in the order they reached ratetier (nbdkit's
 # worker threads may pass a connection's requests on in any order).
 grep 'sched: queue' "$tmp/log" | tail -n 18 |
