@@ -151,7 +151,7 @@ hm_table_acquire (const char *path, uint32_t shift, uint64_t image_size,
                   const uint8_t identity[HM_IDENTITY_LEN],
                   const char *idtext, const char *label)
 {
-  g_autoptr (GMutexLocker) locker = g_mutex_locker_new (&lock);
+  g_autoptr (GMutexLocker) locker G_GNUC_UNUSED = g_mutex_locker_new (&lock);
   g_autoptr (GError) err = NULL;
   struct hm_mapping m;
   struct hm_header h;
@@ -358,7 +358,7 @@ hm_table_close_all (void)
 unsigned
 hm_table_count (void)
 {
-  g_autoptr (GMutexLocker) locker = g_mutex_locker_new (&lock);
+  g_autoptr (GMutexLocker) locker G_GNUC_UNUSED = g_mutex_locker_new (&lock);
 
   return maps ? maps->len : 0;
 }
