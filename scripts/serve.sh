@@ -6,10 +6,19 @@
 #   scripts/serve.sh DIRECTORY     serve every image in DIRECTORY by name
 #
 # Installs what it needs, builds sandbag if needed, and runs nbdkit in the
-# foreground (Ctrl-C stops it).  The demo volume is an erofs image of
-# sandbag's own source tree, built into the build directory.
+# foreground (Ctrl-C stops it) with the recommended public stack of
+# docs/deployment.md: nbdkit's limit filter, ratetier (fair queues and
+# connection guards), nbdkit's rate filter (the uplink) and heatmap.
+# The demo volume is an erofs image of sandbag's own source tree, built
+# into the build directory.
 #
-# Environment: BUILDDIR (default build under the source), PORT (10809).
+# Environment:
+#   BUILDDIR   build directory (default: build under the source)
+#   PORT       TCP port (default 10809)
+#   RATE       uplink capacity in bits per second for nbdkit's rate
+#              filter (default 1G); set it a little below the real uplink
+#   STATEDIR   ratetier's state and status files and the heat maps
+#              (default: BUILDDIR/state)
 set -euo pipefail
 
 top=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -18,6 +27,7 @@ export PATH=/usr/sbin:/usr/bin:/sbin:/bin:$PATH
 
 builddir=${BUILDDIR:-$top/build}
 port=${PORT:-10809}
+rate=${RATE:-1G}
 echo "sandbag: building in $builddir"
 if [ ! -f "$builddir/build.ninja" ]; then
   meson setup "$builddir" "$top" >"$builddir.setup.log" 2>&1 ||
@@ -41,25 +51,44 @@ fi
 
 if [ -d "$target" ]; then
   source_arg=dir=$(realpath "$target")
-  export_hint="nbd://HOST:$port/NAME   (nbdinfo --list nbd://HOST:$port lists the names)"
+  uri="nbd://HOST:$port/NAME"
+  name_hint="NAME is an image's file name in $target"
 elif [ -f "$target" ]; then
   source_arg=file=$(realpath "$target")
-  export_hint="nbd://HOST:$port/"
+  uri="nbd://HOST:$port/"
+  name_hint="NAME is empty (-N '') for a single image"
 else
   echo "$0: $target: not an image file or a directory" >&2
   exit 1
 fi
 
+statedir=${STATEDIR:-$builddir/state}
+mkdir -p "$statedir/heatmaps"
+
 cat <<MSG
 sandbag: serving $target read-only on port $port
-  URI:   $export_hint
-Read it from another machine (replace HOST):
-  nbdinfo nbd://HOST:$port/
-  nbdfuse -r /tmp/vol/disk nbd://HOST:$port/ &  mount -o loop,ro /tmp/vol/disk /mnt
-  modprobe nbd && nbd-client -R -N NAME HOST $port /dev/nbd0 && mount -o ro /dev/nbd0 /mnt
-  (NAME is empty, -N '', for a single image)
+  URI:   $uri
+Read it from another machine (replace HOST; $name_hint):
+  nbdinfo --list nbd://HOST:$port
+  nbdfuse -r -C 4 /tmp/vol/disk $uri &  mount -o loop,ro /tmp/vol/disk /mnt
+  modprobe nbd && nbd-client -R -C 4 -N NAME HOST $port /dev/nbd0 && mount -o ro /dev/nbd0 /mnt
+Watch it:
+  cat $statedir/ratetier.prom
+  $builddir/filters/heatmap/sandbag-heatmap summary $statedir/heatmaps/*.heatmap
 Stop with Ctrl-C.
 MSG
 
-exec nbdkit -f --port "$port" "$builddir/plugins/sandbag/nbdkit-sandbag-plugin.so" \
-  "$source_arg"
+exec nbdkit -f --port "$port" \
+  --filter=limit \
+  --filter="$builddir/filters/ratetier/nbdkit-ratetier-filter.so" \
+  --filter=rate \
+  --filter="$builddir/filters/heatmap/nbdkit-heatmap-filter.so" \
+  "$builddir/plugins/sandbag/nbdkit-sandbag-plugin.so" "$source_arg" \
+  limit=128 \
+  ratetier='((1000, 10), (10000, 4), (100000, 2))' \
+  ratetier-max-connections=16 ratetier-max-handshakes=256 \
+  ratetier-handshake-timeout=10 ratetier-idle-timeout=3600 \
+  ratetier-state="$statedir/ratetier.state" \
+  ratetier-status="$statedir/ratetier.prom" \
+  rate="$rate" \
+  heatmap-dir="$statedir/heatmaps"
