@@ -43,6 +43,7 @@
 # parameters, e.g. burstiness=0.5), BENCH_TUPLE (default
 # 1000:10,10000:4,100000:2), BENCH_RATETIER_ARGS (more ratetier
 # parameters), BENCH_WARMUP (default 8 s), BENCH_RAND_SECS (default 6),
+# BENCH_SANDBAG_ARGS (extra plugin parameters, e.g. serialize=false),
 # BENCH_BASE=file (nbdkit's file plugin under the filters instead of
 # sandbag), and those in scripts/bench/lib.sh.  Needs root.  The default
 # run takes about 3-4 minutes.
@@ -92,7 +93,14 @@ echo "heavy:    4 connections x 1 MiB sequential reads at depth 16, ${BENCH_WARM
 echo "light:    ${fetch_mib} MiB fetch, 128 KiB reads at depth 4; 4 KiB random at depth 1, 50 IOPS, ${BENCH_RAND_SECS}s"
 echo "nbdkit:   --threads=$BENCH_THREADS, base $BENCH_BASE, configs: $BENCH_CONFIGS"
 [ -f "$RATETIER_FILTER" ] &&
-  echo "ratetier: ratetier=$BENCH_TUPLE $BENCH_RATETIER_ARGS (built at $(git -C "$bench_srcdir" log -1 --format='%h %cd' --date=format:'%H:%M' -- filters/ratetier 2>/dev/null))"
+  echo "ratetier: ratetier=$BENCH_TUPLE $BENCH_RATETIER_ARGS"
+
+if [ "$BENCH_BASE" = sandbag ]; then
+  # shellcheck disable=SC2086
+  echo "module:   $(bench_describe_module "$SANDBAG_PLUGIN" ${BENCH_SANDBAG_ARGS:-})"
+fi
+[ -f "$RATETIER_FILTER" ] &&
+  echo "module:   $(bench_describe_module "$RATETIER_FILTER")"
 
 image=$tmp/image.raw
 bench_make_image "$image" "$BENCH_IMAGE_MIB"
@@ -120,7 +128,7 @@ config_args ()
   filters+=(--filter=rate)
   params+=("rate=$BENCH_RATE" $BENCH_RATE_ARGS)
   if [ "$BENCH_BASE" = sandbag ]; then
-    echo "${filters[*]} $SANDBAG_PLUGIN file=$image ${params[*]}"
+    echo "${filters[*]} $SANDBAG_PLUGIN file=$image ${BENCH_SANDBAG_ARGS:-} ${params[*]}"
   else
     echo "${filters[*]} -r file file=$image ${params[*]}"
   fi

@@ -20,7 +20,8 @@
 # sandbag alone.  Goals: ratetier >= 0.95, heatmap >= 0.97 (<= 3% cost).
 #
 # Environment: BENCH_ROUNDS (default 5), BENCH_RUNTIME (default 4),
-# BENCH_IMAGE_MIB (default 1024), BENCH_BASE=file to put the filters over
+# BENCH_IMAGE_MIB (default 1024), BENCH_SANDBAG_ARGS (extra plugin
+# parameters, e.g. serialize=false), BENCH_BASE=file to put the filters over
 # nbdkit's file plugin instead of sandbag, and those in
 # scripts/bench/lib.sh.  The default run (two stacks) takes about 3
 # minutes.
@@ -61,7 +62,7 @@ bench_make_image "$image" "$BENCH_IMAGE_MIB"
 base_args ()
 {
   if [ "$BENCH_BASE" = sandbag ]; then
-    echo "$SANDBAG_PLUGIN file=$image"
+    echo "$SANDBAG_PLUGIN file=$image ${BENCH_SANDBAG_ARGS:-}"
   else
     echo "-r file file=$image"
   fi
@@ -93,6 +94,13 @@ stack_args ()
   echo "${filters[*]} $(base_args) ${params[*]}"
 }
 
+if [ "$BENCH_BASE" = sandbag ]; then
+  # shellcheck disable=SC2086
+  echo "module:   $(bench_describe_module "$SANDBAG_PLUGIN" ${BENCH_SANDBAG_ARGS:-})"
+fi
+for f in "$RATETIER_FILTER" "$HEATMAP_FILTER"; do
+  [ -f "$f" ] && echo "module:   $(bench_describe_module "$f")"
+done
 # shellcheck disable=SC2046
 start_nbdkit base "$base_label" $(base_args)
 echo "config:   $base_label: nbdkit $(base_args)"

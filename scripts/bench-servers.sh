@@ -17,6 +17,10 @@
 #
 # Servers:
 #   sandbag      nbdkit --threads=N nbdkit-sandbag-plugin.so file=IMAGE
+#                (its defaults: on nbdkit < 1.33.10 it serializes the
+#                requests of each connection, see its serialize=)
+#   sandbag serialize=false  the same with parallel requests in each
+#                connection, like nbdkit file (if the plugin has serialize=)
 #   nbdkit file  nbdkit --threads=N -r file file=IMAGE
 #   nbdkit file (A/A)  a second, identical `nbdkit file`: its ratio to the
 #                first shows how much of a difference this run's noise
@@ -27,8 +31,8 @@
 # Environment: BENCH_ROUNDS (default 5), BENCH_RUNTIME (seconds per run,
 # default 3), BENCH_IMAGE_MIB (default 1024), BENCH_SANDBAG_ARGS (extra
 # plugin parameters), BENCH_SERVERS (subset, default
-# "sandbag file file2 nbdserver qemunbd"), and those in
-# scripts/bench/lib.sh.  The default run takes about 4 minutes; for a
+# "sandbag sandbagpar file file2 nbdserver qemunbd"), and those in
+# scripts/bench/lib.sh.  The default run takes about 5 minutes; for a
 # verdict on a busy machine use e.g. BENCH_ROUNDS=15.
 
 set -e
@@ -37,7 +41,7 @@ source "$(dirname "$0")/bench/lib.sh"
 BENCH_ROUNDS=${BENCH_ROUNDS:-5}
 BENCH_RUNTIME=${BENCH_RUNTIME:-3}
 BENCH_IMAGE_MIB=${BENCH_IMAGE_MIB:-1024}
-BENCH_SERVERS=${BENCH_SERVERS:-sandbag file file2 nbdserver qemunbd}
+BENCH_SERVERS=${BENCH_SERVERS:-sandbag sandbagpar file file2 nbdserver qemunbd}
 
 bench_build
 bench_header "bench-servers: sandbag vs nbdkit file, nbd-server, qemu-nbd"
@@ -55,9 +59,20 @@ for s in $BENCH_SERVERS; do
       # shellcheck disable=SC2086
       start_nbdkit sandbag sandbag "$SANDBAG_PLUGIN" file="$image" \
         ${BENCH_SANDBAG_ARGS:-}
+      echo "module:   $(bench_describe_module "$SANDBAG_PLUGIN" ${BENCH_SANDBAG_ARGS:-})"
       names+=(sandbag)
     else
       echo "note:     sandbag plugin not built yet; measuring the others" >&2
+    fi ;;
+  sandbagpar)
+    # sandbag with parallel requests within a connection, as nbdkit
+    # file has (the default serializes them on nbdkit < 1.33.10).
+    if nbdkit "$SANDBAG_PLUGIN" --help 2>/dev/null | grep -q '^serialize='; then
+      # shellcheck disable=SC2086
+      start_nbdkit sandbagpar "sandbag serialize=false" "$SANDBAG_PLUGIN" \
+        file="$image" serialize=false ${BENCH_SANDBAG_ARGS:-}
+      echo "module:   $(bench_describe_module "$SANDBAG_PLUGIN" serialize=false ${BENCH_SANDBAG_ARGS:-})"
+      names+=(sandbagpar)
     fi ;;
   file)
     start_nbdkit file "nbdkit file" -r file file="$image"
@@ -86,5 +101,8 @@ $PY "$bench_libdir/table.py" "$results" --peer "nbdkit file" \
   --col "seq1m:cpu_us_op:seq1m cpu us/op" \
   --goal "sandbag|nbdkit file|rand4k|iops|>=|1.0|sandbag rand4k vs nbdkit file" \
   --goal "sandbag|nbdkit file|seq1m|mibs|>=|1.0|sandbag seq1m vs nbdkit file" \
-  --goal "sandbag|nbd-server|seq1m|mibs|>=|0.9|sandbag seq1m vs nbd-server"
+  --goal "sandbag|nbd-server|seq1m|mibs|>=|0.9|sandbag seq1m vs nbd-server" \
+  --goal "sandbag serialize=false|nbdkit file|rand4k|iops|>=|1.0|sandbag serialize=false rand4k vs nbdkit file" \
+  --goal "sandbag serialize=false|nbdkit file|seq1m|mibs|>=|1.0|sandbag serialize=false seq1m vs nbdkit file" \
+  --goal "sandbag serialize=false|nbd-server|seq1m|mibs|>=|0.9|sandbag serialize=false seq1m vs nbd-server"
 echo "load:     $(cut -d' ' -f1-3 /proc/loadavg) (1/5/15 min) at end"

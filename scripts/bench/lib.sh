@@ -120,6 +120,29 @@ bench_header ()
   fi
 }
 
+# bench_describe_module PATH [PARAMS...]: one line naming the source
+# version a module was built from and, for a plugin, the thread model
+# nbdkit will use with PARAMS (sandbag serializes each connection's
+# requests on nbdkit < 1.33.10 unless serialize=false).
+bench_describe_module ()
+{
+  local path=$1 rev tm= dir
+  shift
+  # The component's source directory, from the module's place in the
+  # build tree; its last commit, and whether it has uncommitted edits.
+  dir=$(dirname "${path#"$BENCH_BUILD"/}")
+  rev=$(git -C "$bench_srcdir" log -1 --format=%h -- "$dir" 2>/dev/null)
+  [ -n "$(git -C "$bench_srcdir" status --porcelain -- "$dir" 2>/dev/null)" ] &&
+    rev="$rev+uncommitted"
+  case $path in
+  *-plugin.so)
+    tm=$(nbdkit --dump-plugin "$path" "$@" 2>/dev/null |
+         sed -n 's/^thread_model=//p')
+    tm=", thread_model=$tm" ;;
+  esac
+  echo "$(basename "$path"): $dir at ${rev:-?}, built $(date -u -r "$path" '+%H:%M UTC')$tm${*:+ with $*}"
+}
+
 # --- images -------------------------------------------------------------------
 
 # bench_make_image FILE MIB: a non-sparse image of random data, read
