@@ -44,31 +44,21 @@ hm_status_name (enum hm_status s)
   return "invalid";
 }
 
+/* Bit by bit: headers are 4 KiB and read once per map, so a table
+ * (and its initialisation, shared between threads) is not worth it. */
 uint32_t
 hm_crc32 (uint32_t crc, const void *buf, size_t len)
 {
-  static uint32_t table[256];
-  static int table_ready;       /* benign race: every thread computes
-                                 * the same values */
   const uint8_t *p = buf;
   size_t i;
-
-  if (!__atomic_load_n (&table_ready, __ATOMIC_ACQUIRE)) {
-    uint32_t n, c;
-    int k;
-
-    for (n = 0; n < 256; n++) {
-      c = n;
-      for (k = 0; k < 8; k++)
-        c = (c & 1) ? 0xedb88320U ^ (c >> 1) : c >> 1;
-      table[n] = c;
-    }
-    __atomic_store_n (&table_ready, 1, __ATOMIC_RELEASE);
-  }
+  int k;
 
   crc = ~crc;
-  for (i = 0; i < len; i++)
-    crc = table[(crc ^ p[i]) & 0xff] ^ (crc >> 8);
+  for (i = 0; i < len; i++) {
+    crc ^= p[i];
+    for (k = 0; k < 8; k++)
+      crc = (crc >> 1) ^ (0xedb88320U & -(crc & 1));
+  }
   return ~crc;
 }
 
