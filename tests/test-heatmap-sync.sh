@@ -20,7 +20,7 @@ strace -f -qq -e trace=msync -o "$tmp/trace" \
     nbdsh -u "$uri" -c "h.pread(1, 0)"
     i=0
     while [ $i -lt 300 ]; do
-      n=$(grep -c "^[0-9]* msync(.*, 4128, MS_SYNC) = 0" "$tmp/trace" || :)
+      n=$(grep -c "^[0-9]* *msync(.*, 4128, MS_SYNC) = 0" "$tmp/trace" || :)
       [ "$n" -ge 3 ] && exit 0
       sleep 0.1
       i=$((i + 1))
