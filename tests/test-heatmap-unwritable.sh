@@ -5,7 +5,7 @@
 source "$(dirname "$0")/functions.sh"
 set -e -x
 requires_root
-requires mount -t tmpfs -o size=64k tmpfs --help
+requires mount --version
 
 img=$tmp/disk.img
 head -c $((1024 * 1024)) /dev/urandom > "$img"
