@@ -21,6 +21,18 @@
 
 #include "nbdkit-shim.h"
 
+/* nbdkit's header declares these without a format attribute; add it so
+ * that format strings passed through are checked (and -Wformat-nonliteral
+ * knows FS is a format). */
+void nbdkit_verror (const char *fs, va_list args)
+  __attribute__ ((__format__ (__printf__, 1, 0)));
+void nbdkit_vdebug (const char *fs, va_list args)
+  __attribute__ ((__format__ (__printf__, 1, 0)));
+void nbdkit_error (const char *fs, ...)
+  __attribute__ ((__format__ (__printf__, 1, 2)));
+void nbdkit_debug (const char *fs, ...)
+  __attribute__ ((__format__ (__printf__, 1, 2)));
+
 /* The latest nbdkit_error message, for assertions.  Tests and fuzzers
  * are single-threaded where they look at it; the lock only keeps
  * concurrent callers from corrupting it. */

@@ -24,7 +24,7 @@ test_accepted (void)
     "caf\xc3\xa9.img",                        /* é, two bytes */
     "\xe6\x97\xa5\xe6\x9c\xac.img",           /* CJK, three bytes each */
     "\xf0\x9f\x98\x80",                       /* U+1F600, four bytes */
-    "trailing.", "..not-leading-but-dots"+2,
+    "trailing.", "not.leading..dots",
   };
   size_t i;
 

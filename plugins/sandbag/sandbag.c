@@ -704,4 +704,7 @@ static struct nbdkit_plugin plugin = {
   .errno_is_preserved = 1,
 };
 
+/* The one exported symbol (NBDKIT_REGISTER_PLUGIN defines it); declared
+ * here for -Wmissing-prototypes. */
+NBDKIT_DLL_PUBLIC struct nbdkit_plugin *plugin_init (void);
 NBDKIT_REGISTER_PLUGIN (plugin)
