@@ -36,10 +36,12 @@ refused 'heatmap-block: 2G must be a power of two' \
   heatmap="$tmp/m" heatmap-block=2G
 refused 'heatmap-block given twice' \
   heatmap="$tmp/m" heatmap-block=4K heatmap-block=8K
-refused 'heatmap-sync: unknown unit in duration "10x"' \
+refused 'heatmap-sync: could not parse duration "10x"' \
   heatmap="$tmp/m" heatmap-sync=10x
-refused 'heatmap-sync: duration "0" is shorter than 1ms' \
+refused 'heatmap-sync: duration "0" is not between 1ms and 7d' \
   heatmap="$tmp/m" heatmap-sync=0
+refused 'heatmap-sync: duration "8d" is not between 1ms and 7d' \
+  heatmap="$tmp/m" heatmap-sync=8d
 
 nbdkit -U - --filter="$HEATMAP_FILTER" memory 1M heatmap="$tmp/m" \
   heatmap-block=4K heatmap-sync=500ms --run 'nbdsh -u "$uri" -c "h.pread(1, 0)"'

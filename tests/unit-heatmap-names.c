@@ -1,12 +1,11 @@
 /* Unit test: the small parsers and encoders of the heatmap filter:
- * export name to map file name (export-name.h), durations
- * (duration.h) and image version identities (identity.h).
+ * export name to map file name (export-name.h) and image version
+ * identities (identity.h).
  */
 #include <string.h>
 
 #include <glib.h>
 
-#include "duration.h"
 #include "export-name.h"
 #include "identity.h"
 #include "nbdkit-shim.h"
@@ -81,44 +80,6 @@ test_names_every_byte (void)
 }
 
 static void
-check_duration (const char *s, uint64_t want)
-{
-  uint64_t us = 0;
-
-  g_assert_cmpint (hm_parse_duration ("heatmap-sync", s, &us), ==, 0);
-  g_assert_cmpuint (us, ==, want);
-}
-
-static void
-check_bad_duration (const char *s, const char *msg_part)
-{
-  uint64_t us = 0;
-
-  shim_clear_error ();
-  g_assert_cmpint (hm_parse_duration ("heatmap-sync", s, &us), ==, -1);
-  g_assert_nonnull (strstr (shim_last_error (), "heatmap-sync"));
-  g_assert_nonnull (strstr (shim_last_error (), msg_part));
-}
-
-static void
-test_durations (void)
-{
-  check_duration ("30", 30000000);
-  check_duration ("30s", 30000000);
-  check_duration ("500ms", 500000);
-  check_duration ("5m", 300000000);
-  check_duration ("1h", UINT64_C(3600000000));
-  check_duration ("7d", UINT64_C(604800000000));
-  check_bad_duration ("", "could not parse");
-  check_bad_duration ("-1s", "could not parse");
-  check_bad_duration ("1x", "unknown unit");
-  check_bad_duration ("1 s", "unknown unit");
-  check_bad_duration ("0", "shorter");
-  check_bad_duration ("8d", "longer");
-  check_bad_duration ("99999999999999999999999", "longer");
-}
-
-static void
 test_identity (void)
 {
   uint8_t d1[HM_IDENTITY_LEN], d2[HM_IDENTITY_LEN];
@@ -157,7 +118,6 @@ main (int argc, char *argv[])
   g_test_add_func ("/heatmap/names/hostile", test_names_hostile);
   g_test_add_func ("/heatmap/names/long", test_names_long);
   g_test_add_func ("/heatmap/names/every-byte", test_names_every_byte);
-  g_test_add_func ("/heatmap/durations", test_durations);
   g_test_add_func ("/heatmap/identity", test_identity);
   return g_test_run ();
 }

@@ -37,8 +37,10 @@ static char *map_dir;
 /* heatmap-block: log2 of the heat block size in bytes. */
 static uint32_t block_shift = HM_DEFAULT_SHIFT;
 static int block_set;
-/* heatmap-sync: interval between msyncs of every map, in µs. */
-static uint64_t sync_us = UINT64_C(30) * 1000000;
+/* heatmap-sync: interval between msyncs of every map, in ms (1 ms to
+ * SYNC_MAX_MS). */
+static uint64_t sync_ms = 30 * 1000;
+#define SYNC_MAX_MS (UINT64_C(7) * 24 * 3600 * 1000)
 static int sync_set;
 
 /* The sync thread and how to stop it.  sync_lock protects sync_stop. */
@@ -110,7 +112,14 @@ heatmap_config (nbdkit_next_config *next, nbdkit_backend *nxdata,
       return -1;
     }
     sync_set = 1;
-    return hm_parse_duration ("heatmap-sync", value, &sync_us);
+    if (duration_parse (key, value, &sync_ms) == -1)
+      return -1;
+    if (sync_ms < 1 || sync_ms > SYNC_MAX_MS) {
+      nbdkit_error ("%s: duration \"%s\" is not between 1ms and 7d",
+                    key, value);
+      return -1;
+    }
+    return 0;
   }
   else
     return next (nxdata, key, value);
@@ -163,7 +172,7 @@ sync_thread_main (gpointer data)
 {
   g_mutex_lock (&sync_lock);
   while (!sync_stop) {
-    gint64 deadline = g_get_monotonic_time () + sync_us;
+    gint64 deadline = g_get_monotonic_time () + sync_ms * 1000;
 
     while (!sync_stop && g_cond_wait_until (&sync_cond, &sync_lock,
                                             deadline))

@@ -1,4 +1,4 @@
-/* ratetier: duration parameters (see duration.h).
+/* Duration parameters (see duration.h).
  *
  * Digits are accumulated by hand (no strtod) so that locale, hex,
  * exponents, "inf" and "nan" can never be accepted by accident.

@@ -1,5 +1,5 @@
-/* Unit test: durations in ratetier parameters
- * (filters/ratetier/duration.c).
+/* Unit test: durations in filter parameters
+ * (filters/common/duration.c).
  */
 #include <stdint.h>
 #include <string.h>
@@ -7,7 +7,7 @@
 #include <glib.h>
 
 #include "nbdkit-shim.h"
-#include "../filters/ratetier/duration.h"
+#include "../filters/common/duration.h"
 
 static void
 test_good (void)

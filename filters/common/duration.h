@@ -1,11 +1,12 @@
-/* ratetier: durations in parameters ("90", "90s", "1.5h", "500ms").
+/* Durations in filter parameters ("90", "90s", "1.5h", "500ms"), shared
+ * by ratetier and heatmap (nbdkit 1.32 has no nbdkit_parse_delay).
  *
  * A duration is a non-negative decimal number, optionally with a
  * fraction, followed by an optional unit: ms, s (the default), m, h or
  * d.  Blanks are not allowed.  Pure; nbdkit_error on bad input.
  */
-#ifndef RATETIER_DURATION_H
-#define RATETIER_DURATION_H
+#ifndef SANDBAG_DURATION_H
+#define SANDBAG_DURATION_H
 
 #include <stdint.h>
 
@@ -19,4 +20,4 @@
 extern int duration_parse (const char *name, const char *value,
                            uint64_t *ms);
 
-#endif /* RATETIER_DURATION_H */
+#endif /* SANDBAG_DURATION_H */
