@@ -157,10 +157,13 @@ stage_valgrind ()
   done
   [ ${#want[@]} -gt 0 ] || return 0
 
+  gcc -shared -fPIC -O2 -o "$builddir/nodlclose.so" \
+    "$top/tests/sanitizers/nodlclose.c"
   rm -rf "$logdir"
   mkdir -p "$logdir"
   SANDBAG_NBDKIT_WRAPPER_DIR=$top/tests/sanitizers \
   SANDBAG_WRAP=valgrind \
+  SANDBAG_VG_PRELOAD=$builddir/nodlclose.so \
   SANDBAG_VG_LOGDIR=$logdir \
   SANDBAG_VG_SUPP=$top/tests/sanitizers/valgrind.supp \
   SANDBAG_SLOW=1 \
@@ -184,7 +187,7 @@ stage_fuzz ()
                          sed -n 's|^\(tests/fuzz/fuzz-[a-z0-9-]*\): .*|\1|p' |
                          sort -u)
   # Replay seeds and regression cases (the 'fuzz' meson suite).
-  meson test -C "$builddir" --suite fuzz --print-errorlogs \
+  meson test -C "$builddir" --suite fuzz --no-rebuild --print-errorlogs \
     --num-processes "$jobs" --logbase fuzz-replay || true
   collect fuzz "$builddir/meson-logs/fuzz-replay.json"
   # Then fuzz each target for a bounded time.
