@@ -1218,7 +1218,7 @@ def run_case(name, tmp):
     # max-handshakes), and a few being created or ending.
     workers = THREADS if THREADS > 1 else 0
     thread_bound = (base_threads + LIMIT * (workers + 1) +
-                    ctx.max_handshakes + 16)
+                    ctx.max_handshakes + 16 * ctx.slow)
     rss_bound = ctx.server.baseline[1] + 512 * 1024 * ctx.slow
     ctx.check(ctx.server.peak_threads <= thread_bound,
               "peak threads %d > %d" % (ctx.server.peak_threads,
