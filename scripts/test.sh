@@ -131,14 +131,15 @@ stage_asan ()
 }
 
 # --- valgrind --------------------------------------------------------------
-# The core tests: the plugin's data path, listing and refusals, the
+# The core tests: the plugin's data path, extents and snapshots, the
 # heatmap's accounting, and the hostile suite's protocol abuse.  Each
 # runs in seconds without valgrind; a missing name fails the stage.
-# (Not test-sandbag-refused: valgrind 3.19 does not know openat2, so
-# sandbag falls back to refusing every symlink, and the test checks that
-# a symlink inside the directory is served.)
+# (Not test-sandbag-refused or -list: valgrind 3.19 does not know
+# openat2, so sandbag falls back to refusing every symlink, and those
+# tests check that a symlink inside the directory is served.)
 default_valgrind_tests="\
-test-sandbag-size test-sandbag-contents test-sandbag-list \
+test-sandbag-size test-sandbag-contents test-sandbag-extents \
+test-sandbag-snapshot \
 test-sandbag-readonly test-sandbag-blocksize test-heatmap-counts \
 test-hostile-garbage test-hostile-requests"
 
