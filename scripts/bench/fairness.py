@@ -94,6 +94,21 @@ def main():
     print("(medians of %d rounds; cap %.1f MiB/s; ideal fetch %.0f MiB / cap"
           " = %.2f s)" % (len(rounds), args.cap_mibs, args.fetch_mib, ideal))
 
+    # Per-round figures, to judge the medians' spread.
+    print("per round (fetch x ideal, 4 KiB p99 ms loaded/unloaded):")
+    for c in configs:
+        fetch = data.get((c, "fetch_loaded", "secs"), {})
+        p99 = data.get((c, "rand_loaded", "p99_us"), {})
+        p99_0 = data.get((c, "rand_unloaded", "p99_us"), {})
+        cells = []
+        for r in sorted(set(fetch) | set(p99), key=int):
+            f = fetch.get(r)
+            cells.append("%s %s/%s" % (
+                "%.2f" % (f / ideal) if f is not None else "-",
+                "%.2f" % (p99[r] / 1000) if r in p99 else "-",
+                "%.2f" % (p99_0[r] / 1000) if r in p99_0 else "-"))
+        print("  %-*s %s" % (widths[0], c, " | ".join(cells)))
+
     goal_configs = [g for g in args.goal_configs.split(",") if g]
     for c in goal_configs:
         if c not in summary:
