@@ -1053,15 +1053,17 @@ def case_clients(ctx):
 
 def case_guard_handshake(ctx):
     """ratetier-handshake-timeout=2: silent, half-greeted and option-only
-    connections are closed after it; one that reaches transmission is
-    not; the trips of one client are logged once."""
+    connections are closed after it; one of the same client that reached
+    transmission is not; the trips of one client are logged once."""
     stalled = hold(ctx, ["127.0.0.70"] * 3, 0)
     stalled += hold(ctx, ["127.0.0.70"] * 3, 2)
     info = ctx.hostile("127.0.0.70")
     info.handshake()
     ctx.check(info.info_or_go(OPT_INFO, b"") is None, "INFO refused")
     stalled.append(info)            # INFO only: still in the handshake
-    done = ctx.hostile("127.0.0.71")
+    # From the same address: the guard must close the stalled
+    # connections of a client, not the client's established one.
+    done = ctx.hostile("127.0.0.70")
     done.go()
     t0 = time.monotonic()
     closed = count_closed(ctx, stalled, 2 + 6 * ctx.slow)
