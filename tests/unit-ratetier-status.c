@@ -29,6 +29,10 @@ test_format (void)
     .tracked = 7, .connected = 2, .evicted = 3, .forgotten = 4,
     .memory = 70000,
   };
+  const struct guard_stats g = {
+    .tracked = 12, .untracked = 1, .handshake_timeouts = 2,
+    .idle_timeouts = 3, .refused = 4, .refused_handshakes = 5,
+  };
   GString *s = g_string_new ("\n");
   g_auto (GStrv) lines = NULL;
   size_t i;
@@ -46,7 +50,7 @@ test_format (void)
   t[1].weight = 1;
   t[1].below = UINT64_MAX;
 
-  status_format (s, t, 2, &c);
+  status_format (s, t, 2, &c, &g);
   assert_line (s->str, "ratetier_tier_info{tier=\"0\",below=\"1000\","
                "weight=\"10\"} 1");
   assert_line (s->str, "ratetier_tier_info{tier=\"1\",below=\"+Inf\","
@@ -69,6 +73,16 @@ test_format (void)
   assert_line (s->str, "ratetier_clients_forgotten_total{reason=\"evicted\"} 3");
   assert_line (s->str, "ratetier_clients_forgotten_total{reason=\"idle\"} 4");
   assert_line (s->str, "ratetier_client_table_bytes 70000");
+  assert_line (s->str, "ratetier_guard_connections_tracked 12");
+  assert_line (s->str, "ratetier_guard_connections_untracked_total 1");
+  assert_line (s->str,
+               "ratetier_guard_trips_total{limit=\"handshake-timeout\"} 2");
+  assert_line (s->str,
+               "ratetier_guard_trips_total{limit=\"idle-timeout\"} 3");
+  assert_line (s->str,
+               "ratetier_guard_trips_total{limit=\"max-connections\"} 4");
+  assert_line (s->str,
+               "ratetier_guard_trips_total{limit=\"max-handshakes\"} 5");
 
   /* Every sample's metric family has a TYPE line before it. */
   lines = g_strsplit (s->str, "\n", -1);

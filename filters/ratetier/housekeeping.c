@@ -231,10 +231,12 @@ write_status (struct housekeeping *hk)
   g_autofree struct sched_tier_stats *t =
     g_new0 (struct sched_tier_stats, hk->tiers->n);
   struct client_table_stats c;
+  struct guard_stats g;
 
   sched_get_stats (hk->sched, t);
   client_table_get_stats (hk->table, &c);
-  status_write (hk->config.status_path, t, hk->tiers->n, &c);
+  guard_get_stats (&g);
+  status_write (hk->config.status_path, t, hk->tiers->n, &c, &g);
 }
 
 /* --- the thread -------------------------------------------------------- */

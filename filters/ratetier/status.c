@@ -18,7 +18,8 @@ help (GString *out, const char *name, const char *type, const char *text)
 
 void
 status_format (GString *out, const struct sched_tier_stats *t, size_t ntiers,
-               const struct client_table_stats *clients)
+               const struct client_table_stats *clients,
+               const struct guard_stats *guard)
 {
   size_t i, b;
 
@@ -95,16 +96,39 @@ status_format (GString *out, const struct sched_tier_stats *t, size_t ntiers,
         "Memory used by the client table.");
   g_string_append_printf (out, "ratetier_client_table_bytes %zu\n",
                           clients->memory);
+
+  help (out, "ratetier_guard_connections_tracked", "gauge",
+        "Connections the connection guard can close.");
+  g_string_append_printf (out, "ratetier_guard_connections_tracked %"
+                          PRIu64 "\n", guard->tracked);
+  help (out, "ratetier_guard_connections_untracked_total", "counter",
+        "Connections the guard could not match to a socket (Unix).");
+  g_string_append_printf (out, "ratetier_guard_connections_untracked_total %"
+                          PRIu64 "\n", guard->untracked);
+  help (out, "ratetier_guard_trips_total", "counter",
+        "Connections closed on a timeout or refused over a cap.");
+  g_string_append_printf (out,
+                          "ratetier_guard_trips_total"
+                          "{limit=\"handshake-timeout\"} %" PRIu64 "\n"
+                          "ratetier_guard_trips_total"
+                          "{limit=\"idle-timeout\"} %" PRIu64 "\n"
+                          "ratetier_guard_trips_total"
+                          "{limit=\"max-connections\"} %" PRIu64 "\n"
+                          "ratetier_guard_trips_total"
+                          "{limit=\"max-handshakes\"} %" PRIu64 "\n",
+                          guard->handshake_timeouts, guard->idle_timeouts,
+                          guard->refused, guard->refused_handshakes);
 }
 
 int
 status_write (const char *path, const struct sched_tier_stats *t,
-              size_t ntiers, const struct client_table_stats *clients)
+              size_t ntiers, const struct client_table_stats *clients,
+              const struct guard_stats *guard)
 {
   GString *s = g_string_new (NULL);
   int r;
 
-  status_format (s, t, ntiers, clients);
+  status_format (s, t, ntiers, clients, guard);
   r = atomic_file_write ("ratetier-status", path, s->str, s->len, false);
   g_string_free (s, TRUE);
   return r;

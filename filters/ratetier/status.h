@@ -16,6 +16,16 @@
  *                                                make room), "idle"
  *                                                (ratetier-forget-after)
  *   ratetier_client_table_bytes                  gauge
+ *   ratetier_guard_connections_tracked           gauge: connections the
+ *                                                guard can close
+ *   ratetier_guard_connections_untracked_total   counter: connections it
+ *                                                could not match (Unix)
+ *   ratetier_guard_trips_total{limit}            counter: connections
+ *                                                closed ("handshake-
+ *                                                timeout", "idle-timeout")
+ *                                                or refused ("max-
+ *                                                connections", "max-
+ *                                                handshakes")
  *
  * Tier 0 is the fastest; the last tier is the implicit one (below="+Inf").
  * status_format is pure.
@@ -28,15 +38,18 @@
 #include <glib.h>
 
 #include "client-table.h"
+#include "guard.h"
 #include "scheduler.h"
 
 extern void status_format (GString *out, const struct sched_tier_stats *t,
                            size_t ntiers,
-                           const struct client_table_stats *clients);
+                           const struct client_table_stats *clients,
+                           const struct guard_stats *guard);
 
 /* Format and replace PATH.  Returns 0, or -1 with nbdkit_error. */
 extern int status_write (const char *path, const struct sched_tier_stats *t,
                          size_t ntiers,
-                         const struct client_table_stats *clients);
+                         const struct client_table_stats *clients,
+                         const struct guard_stats *guard);
 
 #endif /* RATETIER_STATUS_H */
