@@ -2,7 +2,7 @@
 # Hostile clients against the public stack: clients that disconnect
 # (close or reset) with many requests in flight, again and again.  On
 # nbdkit < 1.33.10 with worker threads this kills the server (an
-# assertion in nbdkit); the public stack runs --threads=1 for that
+# assertion in nbdkit); the sandbag plugin serializes requests for that
 # reason.
 #
 # A well-behaved client on 127.0.0.2 keeps reading and checking data
