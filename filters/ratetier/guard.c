@@ -13,7 +13,6 @@
  * gives another inode, or fails), which nbdkit only does after the last
  * .close of the connection, so no handle can still point to it.
  */
-#include <dirent.h>
 #include <errno.h>
 #include <poll.h>
 #include <signal.h>
@@ -36,6 +35,7 @@
 
 #include "client-key.h"
 #include "guard.h"
+#include "peer-socket.h"
 
 /* Configuration (seconds; 0 disables), set by guard_config only. */
 static unsigned handshake_timeout = 10;
@@ -235,60 +235,9 @@ may_log (struct guard_client *c, int64_t now)
   return true;
 }
 
-/* Whether two peer addresses (from getpeername) are the same endpoint. */
-static bool
-same_peer (const struct sockaddr_storage *a, const struct sockaddr_storage *b)
-{
-  if (a->ss_family != b->ss_family)
-    return false;
-  if (a->ss_family == AF_INET) {
-    const struct sockaddr_in *x = (const void *) a, *y = (const void *) b;
-    return x->sin_port == y->sin_port &&
-      x->sin_addr.s_addr == y->sin_addr.s_addr;
-  }
-  if (a->ss_family == AF_INET6) {
-    const struct sockaddr_in6 *x = (const void *) a, *y = (const void *) b;
-    return x->sin6_port == y->sin6_port &&
-      x->sin6_scope_id == y->sin6_scope_id &&
-      memcmp (&x->sin6_addr, &y->sin6_addr, sizeof x->sin6_addr) == 0;
-  }
-  return false;
-}
-
-/* Up to MAX descriptors of sockets whose peer is PEER, into FDS.
- * Returns how many were found (possibly more than MAX). */
+/* At most this many sockets with the connection's peer are considered;
+ * more means something odd is going on, and the guard stays out. */
 #define MAX_CANDIDATES 4
-static size_t
-find_sockets (const struct sockaddr_storage *peer, int *fds, size_t max)
-{
-  DIR *dir;
-  struct dirent *d;
-  size_t n = 0;
-
-  dir = opendir ("/proc/self/fd");
-  if (dir == NULL)
-    return 0;
-  while ((d = readdir (dir)) != NULL) {
-    struct sockaddr_storage ss;
-    socklen_t len = sizeof ss;
-    char *end;
-    long fd = strtol (d->d_name, &end, 10);
-
-    if (*end || end == d->d_name || fd == dirfd (dir))
-      continue;
-    /* getpeername fails with ENOTSOCK on anything but a socket. */
-    memset (&ss, 0, sizeof ss);
-    if (getpeername (fd, (struct sockaddr *) &ss, &len) == -1)
-      continue;
-    if (same_peer (&ss, peer)) {
-      if (n < max)
-        fds[n] = fd;
-      n++;
-    }
-  }
-  closedir (dir);
-  return n;
-}
 
 /* The one candidate that is not one of our duplicates, or -1.  The
  * caller holds the lock. */
@@ -337,7 +286,7 @@ guard_preconnect (void)
                                 -1, 0, &key) == -1)
     goto untracked;
 
-  nfds = find_sockets (&peer, fds, MAX_CANDIDATES);
+  nfds = peer_socket_find (&peer, fds, MAX_CANDIDATES);
   g_mutex_lock (&lock);
   fd = pick_socket (fds, nfds);
   if (fd == -1 || (dup_fd = fcntl (fd, F_DUPFD_CLOEXEC, 3)) == -1) {
