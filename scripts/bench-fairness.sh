@@ -74,7 +74,7 @@ if [ -z "${BENCH_CONFIGS:-}" ]; then
 fi
 if [ "$BENCH_BASE" = sandbag ] && [ ! -f "$SANDBAG_PLUGIN" ]; then
   echo "note: the sandbag plugin is not built yet; using nbdkit file" >&2
-  BENCH_BASE=file
+  BENCH_BASE="file"
 fi
 
 # The cap in bits/s as nbdkit's rate filter parses it (binary suffixes).

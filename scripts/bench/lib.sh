@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Shared helpers for sandbag's benchmark scripts (scripts/bench-*.sh).
 #
 # Benchmarks are not tests: they print tables of medians and of ratios
@@ -126,7 +127,7 @@ bench_header ()
 # requests on nbdkit < 1.33.10 unless serialize=false).
 bench_describe_module ()
 {
-  local path=$1 rev tm= dir
+  local path=$1 rev tm='' dir
   shift
   # The component's source directory, from the module's place in the
   # build tree; its last commit, and whether it has uncommitted edits.
@@ -233,8 +234,9 @@ start_nbd_server ()
 EOF
   nbd-server -C "$conf" -p "$pidfile" 2> "$tmp/$name.log" ||
     bench_die "nbd-server did not start: $(cat "$tmp/$name.log")"
-  wait_for_file "$pidfile" && wait_for_file "$sock" ||
+  if ! wait_for_file "$pidfile" || ! wait_for_file "$sock"; then
     bench_die "nbd-server did not start: $(cat "$tmp/$name.log")"
+  fi
   bench_cleanup_fn stop_pid "$pidfile"
   srv_uri[$name]="nbd+unix:///bench?socket=$sock"
   srv_pidfile[$name]=$pidfile
