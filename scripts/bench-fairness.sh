@@ -200,6 +200,7 @@ run_config ()
     --time_based --runtime=3600 --ramp_time="$BENCH_WARMUP" \
     --output-format=json --output="$o.heavy.json" > "$o.heavy.stdout" 2>&1 &
   heavy=$!
+  heavy_pid=$heavy
   sleep "$BENCH_WARMUP"
   sleep 0.5
 
@@ -208,6 +209,7 @@ run_config ()
 
   kill -TERM "$heavy"
   wait "$heavy" || :     # fio exits non-zero after a signal
+  heavy_pid=
   grep -q '"jobs"' "$o.heavy.json" ||
     bench_die "heavy fio failed ($c): $(cat "$o.heavy.stdout")"
   stop_pid "$pidfile"
@@ -218,6 +220,12 @@ run_config ()
   record "$o.rand.json" "$c" rand_loaded "$r"
   record "$o.heavy.json" "$c" heavy "$r"
 }
+
+# Whatever server and heavy client are running when the script stops
+# go with it.
+heavy_pid=
+bench_cleanup_fn stop_pid "$tmp/server.pid"
+bench_cleanup_fn '[ -z "$heavy_pid" ] || kill "$heavy_pid" 2>/dev/null'
 
 configs=($BENCH_CONFIGS)
 n=${#configs[@]}
