@@ -116,7 +116,7 @@ bench_header ()
   echo "versions: nbdkit $(nbdkit --version | cut -d' ' -f2), $(fio --version)"
   if [ -n "${BENCH_RUNTIME:-}" ]; then
     echo "fio:      ioengine=nbd, ${BENCH_RUNTIME}s per run after ${BENCH_RAMP}s ramp, $BENCH_ROUNDS rounds, servers interleaved"
-  else
+  elif [ -n "${BENCH_ROUNDS:-}" ]; then
     echo "fio:      ioengine=nbd, $BENCH_ROUNDS rounds, configurations interleaved"
   fi
 }
