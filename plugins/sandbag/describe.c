@@ -5,37 +5,25 @@
 #include <string.h>
 #include <time.h>
 
+#include <glib.h>
+
 #include "describe.h"
 
-/* Length of the valid UTF-8 sequence at S (at most AVAIL bytes), with
- * its code point in *CP, or 0 if it is not valid.
+/* Length of the valid UTF-8 character at S (at most AVAIL bytes), with
+ * its code point in *CP, or 0 if it is not valid.  A NUL byte is a
+ * character here (a control character to squeeze), not a terminator.
  */
 static size_t
-utf8_seq (const unsigned char *s, size_t avail, uint32_t *cp)
+utf8_char (const unsigned char *s, size_t avail, gunichar *cp)
 {
-  uint32_t c = s[0], min;
-  size_t len, i;
-
-  if (c < 0x80) {
-    *cp = c;
+  if (s[0] == '\0') {
+    *cp = 0;
     return 1;
   }
-  else if ((c & 0xe0) == 0xc0) { len = 2; c &= 0x1f; min = 0x80; }
-  else if ((c & 0xf0) == 0xe0) { len = 3; c &= 0x0f; min = 0x800; }
-  else if ((c & 0xf8) == 0xf0) { len = 4; c &= 0x07; min = 0x10000; }
-  else
+  *cp = g_utf8_get_char_validated ((const gchar *) s, avail);
+  if (*cp == (gunichar) -1 || *cp == (gunichar) -2)
     return 0;
-  if (len > avail)
-    return 0;
-  for (i = 1; i < len; ++i) {
-    if ((s[i] & 0xc0) != 0x80)
-      return 0;
-    c = (c << 6) | (s[i] & 0x3f);
-  }
-  if (c < min || c > 0x10ffff || (c >= 0xd800 && c <= 0xdfff))
-    return 0;
-  *cp = c;
-  return len;
+  return g_utf8_skip[s[0]];
 }
 
 size_t
@@ -44,11 +32,11 @@ describe_sanitize (char *text, size_t len)
   unsigned char *s = (unsigned char *) text;
   size_t in = 0, out = 0, n;
   bool pending_space = false;
-  uint32_t cp;
+  gunichar cp;
 
   /* OUT never overtakes IN: every step writes at most what it reads. */
   while (in < len) {
-    n = utf8_seq (&s[in], len - in, &cp);
+    n = utf8_char (&s[in], len - in, &cp);
     if (n != 0 && (cp <= 0x20 || (cp >= 0x7f && cp <= 0x9f))) {
       pending_space = out > 0;
       in += n;

@@ -1,52 +1,16 @@
 /* sandbag: export name validation (see exportname.h for the contract).
  *
- * A single pass over the bytes decodes UTF-8 by hand so that every rule
- * (length, encoding, control characters, separators) is checked in one
- * place, with no locale dependence and no allocation.
+ * A single pass over the characters (glib's strict UTF-8 decoder, which
+ * refuses overlong forms, surrogates and code points past U+10FFFF)
+ * checks every rule (length, encoding, control characters, separators)
+ * in one place, with no locale dependence and no allocation.
  */
 #include <stdbool.h>
 #include <stddef.h>
-#include <stdint.h>
+
+#include <glib.h>
 
 #include "exportname.h"
-
-/* Decode one UTF-8 sequence at S (not at the terminator).  Returns its
- * length in bytes and stores the code point in *CP, or returns 0 if the
- * sequence is malformed, overlong, a surrogate or beyond U+10FFFF.
- */
-static size_t
-decode_utf8 (const unsigned char *s, uint32_t *cp)
-{
-  uint32_t c = s[0], min;
-  size_t len, i;
-
-  if (c < 0x80) {
-    *cp = c;
-    return 1;
-  }
-  else if ((c & 0xe0) == 0xc0) {
-    len = 2; c &= 0x1f; min = 0x80;
-  }
-  else if ((c & 0xf0) == 0xe0) {
-    len = 3; c &= 0x0f; min = 0x800;
-  }
-  else if ((c & 0xf8) == 0xf0) {
-    len = 4; c &= 0x07; min = 0x10000;
-  }
-  else
-    return 0;
-
-  for (i = 1; i < len; ++i) {
-    /* A terminator here fails this test, so we never read past it. */
-    if ((s[i] & 0xc0) != 0x80)
-      return 0;
-    c = (c << 6) | (s[i] & 0x3f);
-  }
-  if (c < min || c > 0x10ffff || (c >= 0xd800 && c <= 0xdfff))
-    return 0;
-  *cp = c;
-  return len;
-}
 
 bool
 exportname_check (const char *name, const char **reason)
@@ -54,7 +18,7 @@ exportname_check (const char *name, const char **reason)
   const unsigned char *s = (const unsigned char *) name;
   const char *why = NULL;
   size_t i = 0, n;
-  uint32_t cp;
+  gunichar cp;
 
   if (s[0] == '\0')
     why = "empty name";
@@ -66,8 +30,9 @@ exportname_check (const char *name, const char **reason)
       why = "name too long";
       break;
     }
-    n = decode_utf8 (&s[i], &cp);
-    if (n == 0)
+    cp = g_utf8_get_char_validated (&name[i], -1);
+    n = g_utf8_skip[s[i]];
+    if (cp == (gunichar) -1 || cp == (gunichar) -2)
       why = "name is not valid UTF-8";
     else if (cp < 0x20 || (cp >= 0x7f && cp <= 0x9f))
       why = "name contains a control character";
