@@ -25,15 +25,15 @@ refused ()
 
 refused "exactly one of file= or dir=" 
 refused "exactly one of file= or dir=" file="$tmp/image" dir="$tmp/dir"
-refused "file: parameter given more than once" \
+refused "file given more than once" \
   file="$tmp/image" file="$tmp/image"
-refused "dir: parameter given more than once" dir="$tmp/dir" dir="$tmp/dir"
+refused "dir given more than once" dir="$tmp/dir" dir="$tmp/dir"
 refused "default: only meaningful with dir=" file="$tmp/image" default=x
 refused "default: invalid export name: name contains '/'" \
   dir="$tmp/dir" default=a/b
 refused "default: invalid export name: name begins with '.'" \
   dir="$tmp/dir" default=.hidden
-refused "default: parameter given more than once" \
+refused "default given more than once" \
   dir="$tmp/dir" default=a default=b
 refused "minimum: must be a power of 2" file="$tmp/image" minimum=3
 refused "minimum: must be a power of 2" file="$tmp/image" minimum=128K
@@ -43,13 +43,13 @@ refused "preferred: must be a power of 2" file="$tmp/image" \
 refused "maximum: must be at least preferred" file="$tmp/image" maximum=1000
 refused "maximum: must be at least preferred" file="$tmp/image" \
   minimum=4K maximum=6K
-refused "maximum: must be between 1 and 64M" file="$tmp/image" maximum=128M
-refused "maximum: parameter given more than once" file="$tmp/image" \
+refused "maximum: 128M is not between 1 and 67108864 bytes" file="$tmp/image" maximum=128M
+refused "maximum given more than once" file="$tmp/image" \
   maximum=1M maximum=2M
-refused "list-limit: must be between 1 and 10000" dir="$tmp/dir" list-limit=0
+refused "list-limit: 0 is not between 1 and 10000" dir="$tmp/dir" list-limit=0
 refused "list-limit" dir="$tmp/dir" list-limit=lots
 refused "multi-conn" file="$tmp/image" multi-conn=maybe
-refused "multi-conn: parameter given more than once" file="$tmp/image" \
+refused "multi-conn given more than once" file="$tmp/image" \
   multi-conn=true multi-conn=false
 refused "unknown parameter 'foo'" file="$tmp/image" foo=bar
 refused "file: $tmp/nonexistent: no such file" file="$tmp/nonexistent"

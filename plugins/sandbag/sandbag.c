@@ -37,6 +37,7 @@
 #define NBDKIT_API_VERSION 2
 #include <nbdkit-plugin.h>
 
+#include "config.h"
 #include "exportname.h"
 #include "imagedir.h"
 #include "listing.h"
@@ -57,17 +58,14 @@ static char *default_name;
 static uint32_t minimum = 1;
 static uint32_t preferred = 4096;
 static uint32_t maximum = 32 * 1024 * 1024;
-static bool minimum_set, preferred_set, maximum_set;
 
 /* list-limit=: most exports listed by NBD_OPT_LIST in dir= mode.  At most
  * LIST_SCAN_FACTOR times as many directory entries are examined. */
-static unsigned list_limit = 1000;
-static bool list_limit_set;
+static uint32_t list_limit = 1000;
 #define LIST_SCAN_FACTOR 8
 
 /* multi-conn=: whether multi-conn is advertised (default true). */
 static bool multi_conn = true;
-static bool multi_conn_set;
 
 /* nbdkit servers before 1.33.10 abort on an assertion when a client
  * hangs up while other worker threads of its connection still have
@@ -82,7 +80,6 @@ static bool multi_conn_set;
 /* serialize=: handle one request at a time on each connection.  The
  * default (auto) is true when built against an nbdkit with that race. */
 static bool serialize = !NBDKIT_SEND_RACE_FIXED;
-static bool serialize_set;
 
 /* The image directory (dir= mode), open from .get_ready to .unload. */
 static int dir_fd = -1;
@@ -115,114 +112,43 @@ why (const char *reason)
   return reason != NULL ? reason : g_strerror (errno);
 }
 
+/* minimum=, preferred=, maximum=: checked against each other in
+ * .config_complete. */
 static int
-set_once (char **var, bool *seen, const char *key, const char *value)
+config_block_size (const char *key, const char *value, uint32_t *out)
 {
-  if (*seen) {
-    nbdkit_error ("%s: parameter given more than once", key);
-    return -1;
-  }
-  *seen = true;
-  free (*var);
-  *var = nbdkit_absolute_path (value);
-  return *var == NULL ? -1 : 0;
-}
+  int64_t v;
 
-static int
-parse_block_size (const char *key, const char *value, uint32_t *var,
-                  bool *seen)
-{
-  int64_t r;
-
-  if (*seen) {
-    nbdkit_error ("%s: parameter given more than once", key);
+  if (config_size (key, value, 1, 64 * 1024 * 1024, &v) == -1)
     return -1;
-  }
-  *seen = true;
-  r = nbdkit_parse_size (value);
-  if (r == -1)
-    return -1;
-  if (r < 1 || r > 64 * 1024 * 1024) {
-    nbdkit_error ("%s: must be between 1 and 64M", key);
-    return -1;
-  }
-  *var = r;
-  return 0;
-}
-
-static int
-parse_bool_once (const char *key, const char *value, bool *var, bool *seen)
-{
-  int r;
-
-  if (*seen) {
-    nbdkit_error ("%s: parameter given more than once", key);
-    return -1;
-  }
-  *seen = true;
-  r = nbdkit_parse_bool (value);
-  if (r == -1) {
-    nbdkit_error ("%s: expected a boolean", key);
-    return -1;
-  }
-  *var = r;
+  *out = v;
   return 0;
 }
 
 static int
 sandbag_config (const char *key, const char *value)
 {
-  static bool file_seen, dir_seen;
-
   if (strcmp (key, "file") == 0)
-    return set_once (&filename, &file_seen, key, value);
+    return config_path (key, value, &filename);
   else if (strcmp (key, "dir") == 0)
-    return set_once (&dirname_, &dir_seen, key, value);
-  else if (strcmp (key, "default") == 0) {
-    if (default_name != NULL) {
-      nbdkit_error ("default: parameter given more than once");
-      return -1;
-    }
-    default_name = strdup (value);
-    if (default_name == NULL) {
-      nbdkit_error ("strdup: %m");
-      return -1;
-    }
-    return 0;
-  }
+    return config_path (key, value, &dirname_);
+  else if (strcmp (key, "default") == 0)
+    return config_string (key, value, &default_name);
   else if (strcmp (key, "minimum") == 0)
-    return parse_block_size (key, value, &minimum, &minimum_set);
+    return config_block_size (key, value, &minimum);
   else if (strcmp (key, "preferred") == 0)
-    return parse_block_size (key, value, &preferred, &preferred_set);
+    return config_block_size (key, value, &preferred);
   else if (strcmp (key, "maximum") == 0)
-    return parse_block_size (key, value, &maximum, &maximum_set);
-  else if (strcmp (key, "list-limit") == 0) {
-    if (list_limit_set) {
-      nbdkit_error ("list-limit: parameter given more than once");
-      return -1;
-    }
-    list_limit_set = true;
-    if (nbdkit_parse_unsigned ("list-limit", value, &list_limit) == -1)
-      return -1;
-    if (list_limit < 1 || list_limit > 10000) {
-      nbdkit_error ("list-limit: must be between 1 and 10000");
-      return -1;
-    }
-    return 0;
-  }
+    return config_block_size (key, value, &maximum);
+  else if (strcmp (key, "list-limit") == 0)
+    return config_u32 (key, value, 1, 10000, &list_limit);
   else if (strcmp (key, "multi-conn") == 0)
-    return parse_bool_once (key, value, &multi_conn, &multi_conn_set);
+    return config_bool (key, value, &multi_conn);
   else if (strcmp (key, "serialize") == 0) {
-    if (strcmp (value, "auto") == 0) {
-      if (serialize_set) {
-        nbdkit_error ("serialize: parameter given more than once");
-        return -1;
-      }
-      serialize_set = true;
-      serialize = !NBDKIT_SEND_RACE_FIXED;
-      return 0;
-    }
-    return parse_bool_once (key, value, &serialize, &serialize_set);
+    if (strcmp (value, "auto") != 0)
+      return config_bool (key, value, &serialize);
+    serialize = !NBDKIT_SEND_RACE_FIXED;
+    return config_once (key);
   }
   else {
     nbdkit_error ("unknown parameter '%s'", key);
@@ -329,6 +255,7 @@ sandbag_unload (void)
   free (filename);
   free (dirname_);
   free (default_name);
+  config_reset ();
 }
 
 /* Open an image for one connection, or NULL (the client then gets

@@ -1,4 +1,4 @@
-/* Unit test: durations in filter parameters
+/* Unit test: durations in parameters
  * (filters/common/duration.c).
  */
 #include <stdint.h>
@@ -48,7 +48,7 @@ int
 main (int argc, char *argv[])
 {
   g_test_init (&argc, &argv, NULL);
-  g_test_add_func ("/ratetier/duration/good", test_good);
-  g_test_add_func ("/ratetier/duration/bad", test_bad);
+  g_test_add_func ("/common/duration/good", test_good);
+  g_test_add_func ("/common/duration/bad", test_bad);
   return g_test_run ();
 }
