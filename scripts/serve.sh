@@ -74,7 +74,7 @@ Read it from another machine (replace HOST; $name_hint):
   modprobe nbd && nbd-client -R -C 4 -N NAME HOST $port /dev/nbd0 && mount -o ro /dev/nbd0 /mnt
 Watch it:
   cat $statedir/ratetier.prom
-  $builddir/filters/heatmap/sandbag-heatmap summary $statedir/heatmaps/*.heatmap
+  $builddir/tools/sandbag-heatmap/sandbag-heatmap summary $statedir/heatmaps/*.heatmap
 Stop with Ctrl-C.
 MSG
 

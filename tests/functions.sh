@@ -21,7 +21,7 @@ export PATH=/usr/sbin:/usr/bin:/sbin:/bin:$PATH
 SANDBAG_PLUGIN=$abs_top_builddir/plugins/sandbag/nbdkit-sandbag-plugin.so
 RATETIER_FILTER=$abs_top_builddir/filters/ratetier/nbdkit-ratetier-filter.so
 HEATMAP_FILTER=$abs_top_builddir/filters/heatmap/nbdkit-heatmap-filter.so
-SANDBAG_HEATMAP=$abs_top_builddir/filters/heatmap/sandbag-heatmap
+SANDBAG_HEATMAP=$abs_top_builddir/tools/sandbag-heatmap/sandbag-heatmap
 export SANDBAG_PLUGIN RATETIER_FILTER HEATMAP_FILTER SANDBAG_HEATMAP
 
 # Exit status that meson counts as a skip.  CI counts a skip as a failure,

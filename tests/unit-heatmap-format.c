@@ -1,4 +1,4 @@
-/* Unit test: the heat map file format (filters/heatmap/map-format.h):
+/* Unit test: the heat map file format (filters/common/heatmap-format.h):
  * a header round-trips, and hm_validate refuses each kind of bad file
  * with the right status while accepting any mixture of record values a
  * crash could leave.
@@ -7,7 +7,7 @@
 
 #include <glib.h>
 
-#include "map-format.h"
+#include "heatmap-format.h"
 
 static const uint8_t id[HM_IDENTITY_LEN] = { 1, 2, 3, 4, 5 };
 

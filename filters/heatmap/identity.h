@@ -30,7 +30,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "map-format.h"
+#include "heatmap-format.h"
 
 #define HM_ID_SAMPLE 65536
 

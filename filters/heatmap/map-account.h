@@ -19,7 +19,7 @@
 
 #include <stdint.h>
 
-#include "map-format.h"
+#include "heatmap-format.h"
 
 /* *P += V, stopping at UINT64_MAX. */
 static inline void

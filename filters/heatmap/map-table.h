@@ -33,8 +33,8 @@
 
 #include <stdint.h>
 
-#include "map-format.h"
-#include "map-file.h"
+#include "heatmap-format.h"
+#include "heatmap-file.h"
 
 /* At most this many maps are open at once.  When the table is full,
  * maps no connection uses are closed; if all are in use, new versions

@@ -1,5 +1,5 @@
-/* libFuzzer harness: the heat map loader (filters/heatmap map-format.c
- * and map-file.c), which reads files left by earlier runs, other
+/* libFuzzer harness: the heat map loader (filters/common/heatmap-format.c
+ * and heatmap-file.c), which reads files left by earlier runs, other
  * versions, crashes or anyone who can write the map directory.
  *
  * Each input is checked twice by hm_validate: as it is, and with its
@@ -21,8 +21,8 @@
 #include <glib.h>
 
 #include "nbdkit-shim.h"
-#include "map-format.h"
-#include "map-file.h"
+#include "heatmap-format.h"
+#include "heatmap-file.h"
 
 int LLVMFuzzerTestOneInput (const uint8_t *data, size_t size);
 

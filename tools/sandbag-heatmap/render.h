@@ -23,7 +23,7 @@
 
 #include <glib.h>
 
-#include "map-format.h"
+#include "heatmap-format.h"
 
 #define HM_RENDER_MAX_CELLS (512 * 512)
 #define HM_RENDER_MAP_WIDTH 1024

@@ -8,7 +8,7 @@
  *   sandbag-heatmap merge -o OUT FILE1 FILE2 ...
  *
  * Every input is read whole and validated with the same code the filter
- * uses (map-format.h), so a live map can be read while nbdkit updates it
+ * uses (heatmap-format.h), so a live map can be read while nbdkit updates it
  * (each field is read as one 64-bit value; fields of one record may be a
  * few reads apart).  Exit codes are the EXIT_* values below, documented
  * in sandbag-heatmap(1).
@@ -23,8 +23,8 @@
 #include <glib.h>
 
 #include "analysis.h"
-#include "map-file.h"
-#include "map-format.h"
+#include "heatmap-file.h"
+#include "heatmap-format.h"
 #include "render.h"
 
 enum {

@@ -1,4 +1,4 @@
-/* Encoding and validation of the heat map format (see map-format.h).
+/* Encoding and validation of the heat map format (see heatmap-format.h).
  *
  * Everything here is pure: buffers in, buffers out, no I/O and no
  * allocation, so the validator can be fuzzed and unit-tested and the
@@ -11,9 +11,9 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "map-format.h"
+#include "heatmap-format.h"
 
-/* Header field offsets, as documented in map-format.h. */
+/* Header field offsets, as documented in heatmap-format.h. */
 enum {
   OFF_MAGIC = 0,
   OFF_VERSION = 8,

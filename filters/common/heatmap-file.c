@@ -1,4 +1,4 @@
-/* Heat map files on disk (see map-file.h).
+/* Heat map files on disk (see heatmap-file.h).
  *
  * Mapping reads the header with pread and validates it against the file
  * length before mapping, so that a file shorter than its header claims
@@ -16,7 +16,7 @@
 
 #include <glib.h>
 
-#include "map-file.h"
+#include "heatmap-file.h"
 
 static void
 set_errno_error (GError **err, int errnum, const char *fs, ...)

@@ -20,7 +20,7 @@
 
 #include <glib.h>
 
-#include "map-format.h"
+#include "heatmap-format.h"
 
 /* A map file mapped read-write and shared: stores into RECS reach the
  * file (the page cache at once, the disk at the next hm_mapping_sync
@@ -42,7 +42,7 @@ enum hm_open_result {
 };
 
 /* Open PATH read-write (it must be a regular file, perhaps through a
- * symbolic link), validate it completely (map-format.h) and map it. */
+ * symbolic link), validate it completely (heatmap-format.h) and map it. */
 enum hm_open_result hm_mapping_open (const char *path, struct hm_mapping *m,
                                      enum hm_status *status, GError **err);
 

@@ -21,7 +21,7 @@
 
 #include <glib.h>
 
-#include "map-format.h"
+#include "heatmap-format.h"
 
 struct hm_range {
   uint64_t block, n;            /* blocks [block, block + n) */
