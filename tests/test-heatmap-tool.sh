@@ -66,7 +66,7 @@ expect 1 'merge takes -o OUT and at least two' \
 
 # 2: missing or unreadable.
 for cmd in summary csv; do
-  expect 2 "open: $tmp/none: No such file or directory" \
+  expect 2 "open $tmp/none: No such file or directory" \
     "$SANDBAG_HEATMAP" $cmd "$tmp/none"
 done
 expect 2 "not a regular file" "$SANDBAG_HEATMAP" csv "$tmp"

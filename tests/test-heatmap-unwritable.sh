@@ -29,7 +29,7 @@ mount -t tmpfs -o ro,size=1m tmpfs "$tmp/ro"
 cleanup_fn umount "$tmp/ro"
 serve "$img" "$tmp/ro/disk.heatmap" "$tmp/log-ro"
 test "$(grep -c 'Read-only file system' "$tmp/log-ro")" -eq 1
-grep "heatmap: create: $tmp/ro/.disk.heatmap.tmp.*: Read-only file system; serving this export without a heat map" \
+grep "heatmap: create a temporary file for $tmp/ro/disk.heatmap: Read-only file system; serving this export without a heat map" \
   "$tmp/log-ro"
 
 # Full file system: a 64 MiB image in 4 KiB blocks needs a 512 KiB map,

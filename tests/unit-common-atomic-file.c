@@ -1,7 +1,8 @@
 /* Unit test: files never seen half-written (filters/common/
  * atomic-file.c): replacement leaves no temporary file and keeps the
- * old content on failure, renaming aside never replaces a file, and
- * bounded reads refuse what is too large or not a regular file.
+ * old content on failure, renaming aside never replaces a file,
+ * bounded reads refuse what is too large or not a regular file, and
+ * errors name the call, the file and errno's reason.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -162,6 +163,21 @@ test_read_bounded (void)
   g_assert_true (g_error_matches (err, G_FILE_ERROR, G_FILE_ERROR_NOENT));
 }
 
+/* Errors for a caller's own file I/O: the errno's code and text, after
+ * the call and file named by the caller. */
+static void
+test_set_error (void)
+{
+  g_autoptr (GError) err = NULL;
+
+  file_set_error (&err, ENOSPC, "allocate %d bytes: %s", 42, "/x/y");
+  g_assert_true (g_error_matches (err, G_FILE_ERROR, G_FILE_ERROR_NOSPC));
+  g_assert_cmpstr (err->message, ==, "allocate 42 bytes: /x/y: "
+                   "No space left on device");
+  /* A caller that does not want the error may pass NULL. */
+  file_set_error (NULL, EIO, "read %s", "/x/y");
+}
+
 int
 main (int argc, char *argv[])
 {
@@ -175,6 +191,7 @@ main (int argc, char *argv[])
   g_test_add_func ("/common/atomic-file/failed-rename", test_failed_rename);
   g_test_add_func ("/common/atomic-file/rename-aside", test_rename_aside);
   g_test_add_func ("/common/atomic-file/read-bounded", test_read_bounded);
+  g_test_add_func ("/common/atomic-file/set-error", test_set_error);
   r = g_test_run ();
   g_rmdir (dir);
   g_free (dir);

@@ -13,12 +13,8 @@
 #include "atomic-file.h"
 #include "full-io.h"
 
-static void set_errno_error (GError **err, int errnum, const char *fs, ...)
-  G_GNUC_PRINTF (3, 4);
-
-/* *ERR = "FS...: strerror (ERRNUM)" in G_FILE_ERROR. */
-static void
-set_errno_error (GError **err, int errnum, const char *fs, ...)
+void
+file_set_error (GError **err, int errnum, const char *fs, ...)
 {
   g_autofree char *msg = NULL;
   va_list args;
@@ -38,13 +34,13 @@ file_sync_dir_of (const char *path, GError **err)
 
   fd = open (dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (fd == -1) {
-    set_errno_error (err, errno, "open %s", dir);
+    file_set_error (err, errno, "open %s", dir);
     return -1;
   }
   /* Some file systems cannot sync a directory and say EINVAL. */
   r = fsync (fd);
   if (r == -1 && errno != EINVAL)
-    set_errno_error (err, errno, "fsync %s", dir);
+    file_set_error (err, errno, "fsync %s", dir);
   else
     r = 0;
   close (fd);
@@ -62,7 +58,7 @@ atomic_file_begin (struct atomic_file *f, const char *path, mode_t mode,
   f->tmp_path = g_strdup_printf ("%s/.%s.tmp.XXXXXX", dir, base);
   f->fd = g_mkstemp_full (f->tmp_path, O_RDWR | O_CLOEXEC, mode);
   if (f->fd == -1) {
-    set_errno_error (err, errno, "create a temporary file for %s", path);
+    file_set_error (err, errno, "create a temporary file for %s", path);
     g_clear_pointer (&f->path, g_free);
     g_clear_pointer (&f->tmp_path, g_free);
     return -1;
@@ -89,17 +85,17 @@ atomic_file_commit (struct atomic_file *f, bool durable, GError **err)
 
   f->fd = -1;
   if (durable && fsync (fd) == -1) {
-    set_errno_error (err, errno, "fsync %s", f->tmp_path);
+    file_set_error (err, errno, "fsync %s", f->tmp_path);
     close (fd);
     goto fail;
   }
   /* close can report a deferred write error (NFS, quota). */
   if (close (fd) == -1) {
-    set_errno_error (err, errno, "close %s", f->tmp_path);
+    file_set_error (err, errno, "close %s", f->tmp_path);
     goto fail;
   }
   if (rename (f->tmp_path, f->path) == -1) {
-    set_errno_error (err, errno, "rename %s to %s", f->tmp_path, f->path);
+    file_set_error (err, errno, "rename %s to %s", f->tmp_path, f->path);
     goto fail;
   }
   g_clear_pointer (&f->tmp_path, g_free);
@@ -125,7 +121,7 @@ atomic_file_replace (const char *path, const void *data, size_t len,
   if (atomic_file_begin (&f, path, mode, err) == -1)
     return -1;
   if (full_write (f.fd, data, len) == -1) {
-    set_errno_error (err, errno, "write %s", f.tmp_path);
+    file_set_error (err, errno, "write %s", f.tmp_path);
     atomic_file_abort (&f);
     return -1;
   }
@@ -148,7 +144,7 @@ file_rename_aside (const char *path, const char *tag, GError **err)
     if (r == -1 && (errno == EINVAL || errno == ENOSYS)) {
       r = link (path, to);
       if (r == 0 && unlink (path) == -1) {
-        set_errno_error (err, errno, "unlink %s", path);
+        file_set_error (err, errno, "unlink %s", path);
         unlink (to);
         return NULL;
       }
@@ -156,7 +152,7 @@ file_rename_aside (const char *path, const char *tag, GError **err)
     if (r == 0)
       return file_sync_dir_of (path, err) == 0 ? g_steal_pointer (&to) : NULL;
     if (errno != EEXIST) {
-      set_errno_error (err, errno, "rename %s to %s", path, to);
+      file_set_error (err, errno, "rename %s to %s", path, to);
       return NULL;
     }
   }
@@ -175,11 +171,11 @@ file_read_bounded (const char *path, size_t max_len,
 
   fd = open (path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
   if (fd == -1) {
-    set_errno_error (err, errno, "open %s", path);
+    file_set_error (err, errno, "open %s", path);
     return -1;
   }
   if (fstat (fd, &st) == -1)
-    set_errno_error (err, errno, "fstat %s", path);
+    file_set_error (err, errno, "fstat %s", path);
   else if (!S_ISREG (st.st_mode))
     g_set_error (err, G_FILE_ERROR, G_FILE_ERROR_INVAL,
                  "%s: not a regular file", path);
@@ -189,7 +185,7 @@ file_read_bounded (const char *path, size_t max_len,
   else {
     data = g_malloc (st.st_size + 1);
     if (full_pread (fd, data, st.st_size, 0) == -1)
-      set_errno_error (err, errno, "read %s", path);
+      file_set_error (err, errno, "read %s", path);
     else {
       data[st.st_size] = '\0';
       *len = st.st_size;

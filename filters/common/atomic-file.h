@@ -25,6 +25,13 @@
 
 #include <glib.h>
 
+/* The errors of this header, for callers that do file I/O of their
+ * own in the same style: *ERR = "FS...: strerror (ERRNUM)" in
+ * G_FILE_ERROR, with the code from ERRNUM (FS names the call and the
+ * file, as in "open %s"). */
+extern void file_set_error (GError **err, int errnum, const char *fs, ...)
+  G_GNUC_PRINTF (3, 4);
+
 /* A replacement in progress: write to FD, then commit or abort. */
 struct atomic_file {
   int fd;                       /* the temporary file, open read-write */

@@ -1,19 +1,25 @@
-/* Heat map files on disk: creating them safely, mapping them, renaming
- * them aside.  Shared by the filter (which maps files read-write and
- * updates them in place) and the tool (which reads and writes whole
- * files).  Errors are returned as GErrors (domain G_FILE_ERROR, the
- * code from errno, the message naming the file), never logged here.
+/* Heat map files on disk: creating them safely and mapping them.
+ * Shared by the filter (which maps files read-write and updates them
+ * in place) and the tool (which reads them whole with
+ * file_read_bounded and writes merged maps with hm_file_create).
+ * Errors are GErrors in the style of atomic-file.h (domain
+ * G_FILE_ERROR, the code from errno, the message naming the file),
+ * never logged here; a file to be kept out of the way is moved with
+ * file_rename_aside.
  *
- * Crash safety of creation: a new map is written under a temporary name
- * in the same directory (".NAME.tmp.PID.N"), its blocks are allocated
- * with posix_fallocate (so a full disk fails here, not later as SIGBUS
- * on first touch of a page), its header and records are written and
- * fsync'd, and only then is it renamed into place and the directory
- * fsync'd.  After a crash the name holds either nothing, an older map or
- * the complete new one; a stray temporary file is never loaded.
+ * Crash safety of creation: a new map is written as a hidden temporary
+ * file in the same directory (atomic-file.h), its whole length is
+ * allocated with posix_fallocate (so a full disk fails here, not later
+ * as SIGBUS on first touch of a page of the mapping), its header and
+ * records are written and fsync'd, and only then is it renamed into
+ * place and the directory fsync'd.  After a crash the name holds either
+ * nothing, an older map or the complete new one; a stray temporary file
+ * is never loaded (its name is not one the filter looks for).
+ *
+ * Threads: no shared state.
  */
-#ifndef SANDBAG_HEATMAP_MAP_FILE_H
-#define SANDBAG_HEATMAP_MAP_FILE_H
+#ifndef SANDBAG_HEATMAP_FILE_H
+#define SANDBAG_HEATMAP_FILE_H
 
 #include <stddef.h>
 #include <stdint.h>
@@ -42,11 +48,13 @@ enum hm_open_result {
 };
 
 /* Open PATH read-write (it must be a regular file, perhaps through a
- * symbolic link), validate it completely (heatmap-format.h) and map it. */
+ * symbolic link), validate it completely (heatmap-format.h) and map
+ * it. */
 enum hm_open_result hm_mapping_open (const char *path, struct hm_mapping *m,
                                      enum hm_status *status, GError **err);
 
-/* Write all dirty pages of M to disk and wait.  -1 and *ERR on error. */
+/* Write all dirty pages of M to disk and wait (msync: may take long;
+ * never call it with a lock held).  -1 and *ERR on error. */
 int hm_mapping_sync (struct hm_mapping *m, GError **err);
 
 /* Unmap and close (without syncing; the kernel still writes the dirty
@@ -60,22 +68,9 @@ void hm_mapping_close (struct hm_mapping *m);
 int hm_file_create (const char *path, const struct hm_header *h,
                     const struct hm_record *recs, GError **err);
 
-/* Rename PATH to "PATH.TAG" (or "PATH.TAG.1", ".2", ... if that exists)
- * and fsync the directory.  Returns the new name (g_free it), or NULL
- * and *ERR. */
-char *hm_file_rename_aside (const char *path, const char *tag,
-                            GError **err);
-
-/* Read the whole file at PATH (at most MAX_LEN bytes, else an EFBIG
- * error) into a new buffer.  0, or -1 and *ERR. */
-int hm_file_read (const char *path, size_t max_len,
-                  uint8_t **buf, size_t *len, GError **err);
-
 /* Format a time (µs since the epoch) as "YYYYMMDDTHHMMSSZ" (UTC) into
- * OUT, which holds at least 17 bytes. */
+ * OUT, which holds at least 17 bytes: the time in the names of maps
+ * renamed aside. */
 void hm_compact_time (uint64_t us, char out[17]);
 
-/* The current time in µs since the epoch. */
-uint64_t hm_now_us (void);
-
-#endif /* SANDBAG_HEATMAP_MAP_FILE_H */
+#endif /* SANDBAG_HEATMAP_FILE_H */

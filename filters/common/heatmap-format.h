@@ -43,8 +43,8 @@
  * heat block that is 32 MiB of file (and at most that much page cache)
  * per TiB of image; 4 KiB blocks would cost 8 GiB per TiB.
  */
-#ifndef SANDBAG_HEATMAP_MAP_FORMAT_H
-#define SANDBAG_HEATMAP_MAP_FORMAT_H
+#ifndef SANDBAG_HEATMAP_FORMAT_H
+#define SANDBAG_HEATMAP_FORMAT_H
 
 #include <stddef.h>
 #include <stdint.h>
@@ -155,4 +155,4 @@ uint64_t hm_check_records (const void *recs, uint64_t nr);
 void hm_identity_hex (const uint8_t identity[HM_IDENTITY_LEN],
                       size_t nbytes, char *out);
 
-#endif /* SANDBAG_HEATMAP_MAP_FORMAT_H */
+#endif /* SANDBAG_HEATMAP_FORMAT_H */

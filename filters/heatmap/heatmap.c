@@ -23,6 +23,7 @@
 #include <glib.h>
 #include <nbdkit-filter.h>
 
+#include "clock.h"
 #include "duration.h"
 #include "export-name.h"
 #include "identity.h"
@@ -337,7 +338,7 @@ heatmap_pread (nbdkit_next *next, void *handle, void *buf, uint32_t count,
     return -1;
   if (h->recs)
     hm_account (h->recs, h->nr_blocks, h->shift, offset, count,
-                hm_now_us ());
+                clock_real_us ());
   return 0;
 }
 

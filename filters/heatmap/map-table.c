@@ -11,6 +11,8 @@
 #include <glib.h>
 #include <nbdkit-filter.h>
 
+#include "atomic-file.h"
+#include "clock.h"
 #include "map-table.h"
 
 /* Protects maps, warned and every field of every struct hm_map except
@@ -77,7 +79,7 @@ retire (struct hm_map *map, const char *why)
   g_autofree char *tag = version_tag (&map->m.hdr);
   char *to;
 
-  to = hm_file_rename_aside (map->path, tag, &err);
+  to = file_rename_aside (map->path, tag, &err);
   if (to == NULL)
     nbdkit_error ("heatmap: %s: %s; the old map could not be kept",
                   map->path, err->message);
@@ -215,7 +217,7 @@ hm_table_acquire (const char *path, uint32_t shift, uint64_t image_size,
         g_autofree char *to = NULL;
 
         hm_mapping_close (&m);
-        to = hm_file_rename_aside (path, tag, &err);
+        to = file_rename_aside (path, tag, &err);
         if (!to) {
           g_autofree char *msg =
             g_strdup_printf ("%s describes another image version and "
@@ -239,9 +241,9 @@ hm_table_acquire (const char *path, uint32_t shift, uint64_t image_size,
       g_autofree char *reason = g_strdup (err->message);
 
       g_clear_error (&err);
-      hm_compact_time (hm_now_us (), when);
+      hm_compact_time (clock_real_us (), when);
       tag = g_strdup_printf ("%s-%s", hm_status_name (status), when);
-      to = hm_file_rename_aside (path, tag, &err);
+      to = file_rename_aside (path, tag, &err);
       if (!to) {
         g_autofree char *msg =
           g_strdup_printf ("%s; cannot rename it aside: %s",
@@ -266,7 +268,7 @@ hm_table_acquire (const char *path, uint32_t shift, uint64_t image_size,
     warn_once ("", "too many heat maps open");
     return NULL;
   }
-  if (hm_header_init (&h, shift, image_size, hm_now_us (), identity,
+  if (hm_header_init (&h, shift, image_size, clock_real_us (), identity,
                       idtext, label) == -1) {
     g_autofree char *msg =
       g_strdup_printf ("%s: an image of %" G_GUINT64_FORMAT

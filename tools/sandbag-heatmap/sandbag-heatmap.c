@@ -23,6 +23,7 @@
 #include <glib.h>
 
 #include "analysis.h"
+#include "atomic-file.h"
 #include "heatmap-file.h"
 #include "heatmap-format.h"
 #include "render.h"
@@ -89,7 +90,7 @@ load (const char *path, struct map *m)
 
   memset (m, 0, sizeof *m);
   m->path = path;
-  if (hm_file_read (path, MAX_MAP_LEN, &m->buf, &len, &err) == -1) {
+  if (file_read_bounded (path, MAX_MAP_LEN, &m->buf, &len, &err) == -1) {
     fprintf (stderr, "%s: %s\n", progname, err->message);
     return EXIT_IO;
   }
