@@ -21,7 +21,8 @@ refused ()
 refused 'give exactly one of heatmap=FILE or heatmap-dir=DIR'
 refused 'give exactly one of heatmap=FILE or heatmap-dir=DIR' \
   heatmap="$tmp/m" heatmap-dir="$tmp"
-refused 'heatmap=FILE given twice' heatmap="$tmp/a" heatmap="$tmp/b"
+refused 'heatmap given more than once' heatmap="$tmp/a" heatmap="$tmp/b"
+refused 'heatmap-dir given more than once' heatmap-dir="$tmp" heatmap-dir="$tmp"
 refused "heatmap-dir: $tmp/none: No such file or directory" \
   heatmap-dir="$tmp/none"
 refused "heatmap: $tmp/none: No such file or directory" \
@@ -34,14 +35,20 @@ refused 'heatmap-block: 2K must be a power of two' \
   heatmap="$tmp/m" heatmap-block=2K
 refused 'heatmap-block: 2G must be a power of two' \
   heatmap="$tmp/m" heatmap-block=2G
-refused 'heatmap-block given twice' \
+refused 'heatmap-block given more than once' \
   heatmap="$tmp/m" heatmap-block=4K heatmap-block=8K
+refused 'heatmap-block: 0 must be a power of two' \
+  heatmap="$tmp/m" heatmap-block=0
+refused 'could not parse size: unknown suffix' \
+  heatmap="$tmp/m" heatmap-block=4Q
 refused 'heatmap-sync: could not parse duration "10x"' \
   heatmap="$tmp/m" heatmap-sync=10x
-refused 'heatmap-sync: duration "0" is not between 1ms and 7d' \
+refused 'heatmap-sync: 0 is not between 1ms and 604800000ms' \
   heatmap="$tmp/m" heatmap-sync=0
-refused 'heatmap-sync: duration "8d" is not between 1ms and 7d' \
+refused 'heatmap-sync: 8d is not between 1ms and 604800000ms' \
   heatmap="$tmp/m" heatmap-sync=8d
+refused 'heatmap-sync given more than once' \
+  heatmap="$tmp/m" heatmap-sync=1s heatmap-sync=1s
 
 nbdkit -U - --filter="$HEATMAP_FILTER" memory 1M heatmap="$tmp/m" \
   heatmap-block=4K heatmap-sync=500ms --run 'nbdsh -u "$uri" -c "h.pread(1, 0)"'

@@ -24,7 +24,7 @@
 #include <nbdkit-filter.h>
 
 #include "clock.h"
-#include "duration.h"
+#include "config.h"
 #include "export-name.h"
 #include "identity.h"
 #include "map-account.h"
@@ -37,12 +37,10 @@ static char *map_file;
 static char *map_dir;
 /* heatmap-block: log2 of the heat block size in bytes. */
 static uint32_t block_shift = HM_DEFAULT_SHIFT;
-static int block_set;
 /* heatmap-sync: interval between msyncs of every map, in ms (1 ms to
  * SYNC_MAX_MS). */
 static uint64_t sync_ms = 30 * 1000;
 #define SYNC_MAX_MS (UINT64_C(7) * 24 * 3600 * 1000)
-static int sync_set;
 
 /* The sync thread and how to stop it.  sync_lock protects sync_stop. */
 static GThread *sync_thread;
@@ -63,65 +61,40 @@ static void
 heatmap_unload (void)
 {
   hm_table_close_all ();
-  g_free (map_file);
-  g_free (map_dir);
+  free (map_file);
+  free (map_dir);
+  config_reset ();
+}
+
+/* heatmap-block=SIZE: a power of two from 4K to 1G, kept as its log2. */
+static int
+config_heat_block (const char *key, const char *value)
+{
+  int64_t size;
+
+  if (config_size (key, value, 0, INT64_MAX, &size) == CONFIG_ERROR)
+    return CONFIG_ERROR;
+  if (size < (INT64_C(1) << HM_MIN_SHIFT) ||
+      size > (INT64_C(1) << HM_MAX_SHIFT) || (size & (size - 1)) != 0) {
+    nbdkit_error ("%s: %s must be a power of two from 4K to 1G", key, value);
+    return CONFIG_ERROR;
+  }
+  block_shift = __builtin_ctzll (size);
+  return CONFIG_OK;
 }
 
 static int
 heatmap_config (nbdkit_next_config *next, nbdkit_backend *nxdata,
                 const char *key, const char *value)
 {
-  if (strcmp (key, "heatmap") == 0) {
-    if (map_file) {
-      nbdkit_error ("heatmap: heatmap=FILE given twice");
-      return -1;
-    }
-    map_file = nbdkit_absolute_path (value);
-    return map_file ? 0 : -1;
-  }
-  else if (strcmp (key, "heatmap-dir") == 0) {
-    if (map_dir) {
-      nbdkit_error ("heatmap: heatmap-dir=DIR given twice");
-      return -1;
-    }
-    map_dir = nbdkit_absolute_path (value);
-    return map_dir ? 0 : -1;
-  }
-  else if (strcmp (key, "heatmap-block") == 0) {
-    int64_t size;
-
-    if (block_set) {
-      nbdkit_error ("heatmap: heatmap-block given twice");
-      return -1;
-    }
-    size = nbdkit_parse_size (value);
-    if (size == -1)
-      return -1;
-    if (size < (INT64_C(1) << HM_MIN_SHIFT) ||
-        size > (INT64_C(1) << HM_MAX_SHIFT) || (size & (size - 1)) != 0) {
-      nbdkit_error ("heatmap-block: %s must be a power of two from 4K "
-                    "to 1G", value);
-      return -1;
-    }
-    block_shift = __builtin_ctzll (size);
-    block_set = 1;
-    return 0;
-  }
-  else if (strcmp (key, "heatmap-sync") == 0) {
-    if (sync_set) {
-      nbdkit_error ("heatmap: heatmap-sync given twice");
-      return -1;
-    }
-    sync_set = 1;
-    if (duration_parse (key, value, &sync_ms) == -1)
-      return -1;
-    if (sync_ms < 1 || sync_ms > SYNC_MAX_MS) {
-      nbdkit_error ("%s: duration \"%s\" is not between 1ms and 7d",
-                    key, value);
-      return -1;
-    }
-    return 0;
-  }
+  if (strcmp (key, "heatmap") == 0)
+    return config_path (key, value, &map_file);
+  else if (strcmp (key, "heatmap-dir") == 0)
+    return config_path (key, value, &map_dir);
+  else if (strcmp (key, "heatmap-block") == 0)
+    return config_heat_block (key, value);
+  else if (strcmp (key, "heatmap-sync") == 0)
+    return config_duration (key, value, 1, SYNC_MAX_MS, &sync_ms);
   else
     return next (nxdata, key, value);
 }
