@@ -1,20 +1,50 @@
 /* Unit test: the filter's table of open maps (filters/heatmap/
  * map-table.h) on real files in a scratch directory: creation, reuse,
- * persistence, a new image version, bad files renamed aside, and a map
- * that cannot be created.
+ * persistence, a new image version, bad files renamed aside, a map
+ * that cannot be created, and no msync with the table's lock held.
+ *
+ * map-table.c is compiled into this file (not linked) so that the
+ * msync below can see the table's static lock.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <glib.h>
 #include <glib/gstdio.h>
 
 #include "map-account.h"
-#include "map-table.h"
+#include "map-table.c"
 #include "nbdkit-shim.h"
+
+/* msync calls, and those made while the table's lock was held. */
+static unsigned msyncs, msyncs_locked;
+
+/* Whether the table's lock is held (by another thread than this one). */
+static gpointer
+table_lock_held (gpointer unused)
+{
+  if (!g_mutex_trylock (&lock))
+    return GINT_TO_POINTER (1);
+  g_mutex_unlock (&lock);
+  return GINT_TO_POINTER (0);
+}
+
+/* Every msync of the code under test comes here (this definition
+ * comes first in the link): count it, note whether it was made with
+ * the table's lock held, and do it. */
+int
+msync (void *addr, size_t len, int flags)
+{
+  msyncs++;
+  if (g_thread_join (g_thread_new ("lock-probe", table_lock_held, NULL)))
+    msyncs_locked++;
+  return syscall (SYS_msync, addr, len, flags);
+}
 
 static const uint8_t id_a[HM_IDENTITY_LEN] = { 0xaa };
 static const uint8_t id_b[HM_IDENTITY_LEN] = { 0xbb };
@@ -218,6 +248,37 @@ test_removed (void)
   hm_table_close_all ();
 }
 
+/* msync can take seconds and every connection's start and end waits
+ * for the table's lock, so maps are synced only after it is released:
+ * when a new version retires an unused map, when the last user of a
+ * retired map goes, in hm_table_sync_all and when closing. */
+static void
+test_sync_outside_lock (void)
+{
+  g_autofree char *p = path_of ("unlocked.heatmap");
+  struct hm_map *a, *b;
+
+  a = hm_table_acquire (p, 12, 10000, id_a, "", "");
+  hm_account (a->m.recs, 3, 12, 0, 1, 5);
+  hm_table_release (a);
+  msyncs = msyncs_locked = 0;
+  /* Retires a, which nobody uses: it is synced and closed now. */
+  b = hm_table_acquire (p, 12, 10000, id_b, "", "");
+  g_assert_cmpuint (msyncs, ==, 1);
+  g_assert_cmpuint (msyncs_locked, ==, 0);
+  /* Retires b, still in use: synced when released. */
+  a = hm_table_acquire (p, 12, 10000, id_a, "", "");
+  g_assert_cmpuint (msyncs, ==, 1);
+  hm_table_release (b);
+  g_assert_cmpuint (msyncs, ==, 2);
+  hm_table_sync_all ();
+  g_assert_cmpuint (msyncs, ==, 3);
+  hm_table_release (a);
+  hm_table_close_all ();
+  g_assert_cmpuint (msyncs, ==, 4);
+  g_assert_cmpuint (msyncs_locked, ==, 0);
+}
+
 static void
 test_unwritable (void)
 {
@@ -250,6 +311,8 @@ main (int argc, char *argv[])
   g_test_add_func ("/heatmap/table/truncated", test_truncated);
   g_test_add_func ("/heatmap/table/corrupt", test_corrupt);
   g_test_add_func ("/heatmap/table/removed", test_removed);
+  g_test_add_func ("/heatmap/table/sync-outside-lock",
+                   test_sync_outside_lock);
   g_test_add_func ("/heatmap/table/unwritable", test_unwritable);
   r = g_test_run ();
   if (r == 0) {

@@ -25,8 +25,15 @@
  * system), hm_table_acquire logs once per path and returns NULL: the
  * caller serves the connection without a map.
  *
- * All functions are thread-safe (one lock, held while files of the
- * table are opened, created or renamed, never during msync).
+ * Threads: all functions are thread-safe.  One lock protects the
+ * table; it is held while files of the table are opened, created or
+ * renamed, never during msync: a map that leaves the table (retired
+ * and no longer used, or unused when the table is full) is synced and
+ * closed after the lock is released.
+ *
+ * Lifetime: a map from hm_table_acquire stays valid, mapped and
+ * counted into until the matching hm_table_release, whatever happens
+ * to its file meanwhile.
  */
 #ifndef SANDBAG_HEATMAP_MAP_TABLE_H
 #define SANDBAG_HEATMAP_MAP_TABLE_H
@@ -37,8 +44,8 @@
 #include "heatmap-file.h"
 
 /* At most this many maps are open at once.  When the table is full,
- * maps no connection uses are closed; if all are in use, new versions
- * or exports are served without a map (logged once). */
+ * maps no connection uses are synced and closed; if all are in use,
+ * new versions or exports are served without a map (logged once). */
 #define HM_MAX_MAPS 4096
 
 struct hm_map {
