@@ -15,6 +15,7 @@
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -46,7 +47,7 @@ static uint64_t sync_ms = 30 * 1000;
 static GThread *sync_thread;
 static GMutex sync_lock;
 static GCond sync_cond;
-static int sync_stop;
+static bool sync_stop;
 
 struct handle {
   char *exportname;             /* as the client asked for it */
@@ -141,23 +142,24 @@ heatmap_config_complete (nbdkit_next_config_complete *next,
   "heatmap-block=SIZE    Heat block size (power of two, default 1M).\n" \
   "heatmap-sync=DURATION Interval between flushes to disk (default 30s)."
 
+/* Wait until the next sync is due: true, or false when told to stop. */
+static bool
+sync_wait (void)
+{
+  g_autoptr (GMutexLocker) locker G_GNUC_UNUSED =
+    g_mutex_locker_new (&sync_lock);
+  gint64 deadline = g_get_monotonic_time () + sync_ms * 1000;
+
+  while (!sync_stop && g_cond_wait_until (&sync_cond, &sync_lock, deadline))
+    ;
+  return !sync_stop;
+}
+
 static gpointer
 sync_thread_main (gpointer data)
 {
-  g_mutex_lock (&sync_lock);
-  while (!sync_stop) {
-    gint64 deadline = g_get_monotonic_time () + sync_ms * 1000;
-
-    while (!sync_stop && g_cond_wait_until (&sync_cond, &sync_lock,
-                                            deadline))
-      ;
-    if (sync_stop)
-      break;
-    g_mutex_unlock (&sync_lock);
+  while (sync_wait ())
     hm_table_sync_all ();
-    g_mutex_lock (&sync_lock);
-  }
-  g_mutex_unlock (&sync_lock);
   return NULL;
 }
 
@@ -177,15 +179,23 @@ heatmap_after_fork (nbdkit_backend *nxdata)
 }
 
 static void
+sync_thread_stop (void)
+{
+  {
+    g_autoptr (GMutexLocker) locker G_GNUC_UNUSED =
+      g_mutex_locker_new (&sync_lock);
+
+    sync_stop = true;
+    g_cond_signal (&sync_cond);
+  }
+  g_thread_join (g_steal_pointer (&sync_thread));
+}
+
+static void
 heatmap_cleanup (nbdkit_backend *nxdata)
 {
-  if (sync_thread) {
-    g_mutex_lock (&sync_lock);
-    sync_stop = 1;
-    g_cond_signal (&sync_cond);
-    g_mutex_unlock (&sync_lock);
-    g_thread_join (g_steal_pointer (&sync_thread));
-  }
+  if (sync_thread)
+    sync_thread_stop ();
   hm_table_sync_all ();
 }
 
@@ -236,51 +246,43 @@ sample (nbdkit_next *next, uint8_t *buf, uint64_t len, uint64_t offset,
   return 0;
 }
 
-/* Find this connection's image version and acquire its map.  Never
- * fails the connection. */
-static int
-heatmap_prepare (nbdkit_next *next, void *handle, int readonly)
+/* The map file of this connection's export. */
+static char *
+map_path (const struct handle *h)
 {
-  struct handle *h = handle;
-  g_autofree char *path = NULL;
+  g_autofree char *base = NULL;
+
+  if (map_file)
+    return g_strdup (map_file);
+  base = hm_map_basename (h->exportname);
+  return g_build_filename (map_dir, base, NULL);
+}
+
+/* The identity of the image version that NEXT serves, SIZE > 0 bytes
+ * (identity.h).  0, or -1 if a sample cannot be read. */
+static int
+identify_version (nbdkit_next *next, int64_t size,
+                  uint8_t identity[HM_IDENTITY_LEN],
+                  char idtext[HM_TEXT_LEN])
+{
+  const char *desc = next->export_description (next);
   g_autofree uint8_t *head = NULL, *tail = NULL;
-  uint8_t identity[HM_IDENTITY_LEN];
-  char idtext[HM_TEXT_LEN];
-  const char *desc;
-  uint32_t minimum = 0, preferred = 0, maximum = 0, chunk;
+  uint32_t nbd_minimum = 0, nbd_preferred = 0, nbd_maximum = 0, chunk;
   uint64_t n, end;
-  int64_t size;
-
-  /* Should nbdkit prepare a handle twice, do not leak the first map. */
-  hm_table_release (g_steal_pointer (&h->map));
-  h->recs = NULL;
-
-  if (map_dir) {
-    g_autofree char *base = hm_map_basename (h->exportname);
-    path = g_build_filename (map_dir, base, NULL);
-  }
-  else
-    path = g_strdup (map_file);
-
-  size = next->get_size (next);
-  if (size <= 0) {
-    nbdkit_debug ("heatmap: export size %" PRIi64 ": not recorded", size);
-    return 0;
-  }
-  desc = next->export_description (next);
 
   /* The samples are the first and the last (up to) HM_ID_SAMPLE bytes
    * of the image that a client can read: requests of at most the
-   * backend's maximum block size, and an end rounded down to its
-   * minimum block size (a backend may refuse the partial block at the
-   * end of an image whose size is not a multiple of it). */
-  if (next->block_size (next, &minimum, &preferred, &maximum) == -1 ||
-      minimum == 0 || (minimum & (minimum - 1)) != 0)
-    minimum = 1, maximum = 0;
+   * backend's NBD maximum block size, and an end rounded down to its
+   * NBD minimum block size (a backend may refuse the partial block at
+   * the end of an image whose size is not a multiple of it). */
+  if (next->block_size (next, &nbd_minimum, &nbd_preferred,
+                        &nbd_maximum) == -1 ||
+      nbd_minimum == 0 || (nbd_minimum & (nbd_minimum - 1)) != 0)
+    nbd_minimum = 1, nbd_maximum = 0;
   chunk = HM_ID_SAMPLE;
-  if (maximum > 0 && maximum < chunk)
-    chunk = maximum;
-  end = size & ~((uint64_t) minimum - 1);
+  if (nbd_maximum > 0 && nbd_maximum < chunk)
+    chunk = nbd_maximum;
+  end = size & ~((uint64_t) nbd_minimum - 1);
   if (end == 0)
     end = size;
   n = end < HM_ID_SAMPLE ? end : HM_ID_SAMPLE;
@@ -288,11 +290,32 @@ heatmap_prepare (nbdkit_next *next, void *handle, int readonly)
   tail = g_malloc (n);
   if (sample (next, head, n, 0, chunk) == -1 ||
       sample (next, tail, n, end - n, chunk) == -1)
-    return 0;
+    return -1;
   hm_identity_compute (size, desc, head, n, tail, n, identity, idtext);
+  return 0;
+}
 
-  h->map = hm_table_acquire (path, block_shift, size, identity, idtext,
-                             h->exportname);
+/* Find this connection's image version and acquire its map.  Never
+ * fails the connection. */
+static int
+heatmap_prepare (nbdkit_next *next, void *handle, int readonly)
+{
+  struct handle *h = handle;
+  g_autofree char *path = map_path (h);
+  uint8_t identity[HM_IDENTITY_LEN];
+  char idtext[HM_TEXT_LEN];
+  int64_t size;
+
+  /* Should nbdkit prepare a handle twice, do not leak the first map. */
+  hm_table_release (g_steal_pointer (&h->map));
+  h->recs = NULL;
+
+  size = next->get_size (next);
+  if (size <= 0)
+    nbdkit_debug ("heatmap: export size %" PRIi64 ": not recorded", size);
+  else if (identify_version (next, size, identity, idtext) == 0)
+    h->map = hm_table_acquire (path, block_shift, size, identity, idtext,
+                               h->exportname);
   if (h->map) {
     h->recs = h->map->m.recs;
     h->nr_blocks = h->map->m.hdr.nr_blocks;
