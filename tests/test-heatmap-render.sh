@@ -72,13 +72,13 @@ EOF
 # Geometry constants from render.h.
 left=130 top=80 width=$((130 + 1024 + 220))
 
-# 1 MiB in 64 KiB blocks: 16 cells, 4 per row, 256 pixels each.
+# 1 MiB in 64 KiB heat blocks: 16 cells, 4 per row, 256 pixels each.
 head -c $((1024 * 1024)) /dev/urandom > "$tmp/small.img"
 nbdkit -U - --filter="$HEATMAP_FILTER" "$SANDBAG_PLUGIN" \
   file="$tmp/small.img" heatmap="$tmp/small.heatmap" heatmap-block=64K \
   --run 'nbdsh -u "$uri" -c "h.pread(1, 0); h.pread(1, 5 * 65536)"'
 "$SANDBAG_HEATMAP" render -o "$tmp/small.png" "$tmp/small.heatmap" \
-  | grep -x "$tmp/small.png: ${width}x1134 pixels, 16 cells of 1 blocks"
+  | grep -x "$tmp/small.png: ${width}x1134 pixels, 16 cells of 1 heat blocks"
 # Cells 0 and 5 (row 1, column 1) were read; cells 1 and 2 were not.
 check_png "$tmp/small.png" $width $((80 + 1024 + 30)) \
   $((left + 128)),$((top + 128)),read \
@@ -86,15 +86,15 @@ check_png "$tmp/small.png" $width $((80 + 1024 + 30)) \
   $((left + 256 + 128)),$((top + 128)),219,219,219 \
   $((left + 512 + 128)),$((top + 10)),219,219,219
 
-# 1 TiB (sparse) in the default 1 MiB blocks: 512 x 512 cells of
-# 4 blocks, 2 pixels each.  Read the first cell only.
+# 1 TiB (sparse) in the default 1 MiB heat blocks: 512 x 512 cells
+# of 4 heat blocks, 2 pixels each.  Read the first cell only.
 truncate -s 1T "$tmp/big.img"
 nbdkit -U - --filter="$HEATMAP_FILTER" "$SANDBAG_PLUGIN" \
   file="$tmp/big.img" heatmap="$tmp/big.heatmap" \
   --run 'nbdsh -u "$uri" -c "h.pread(4096, 0)"'
 test "$(stat -c %s "$tmp/big.heatmap")" -eq $((4096 + 32 * 1024 * 1024))
 "$SANDBAG_HEATMAP" render -o "$tmp/big.png" "$tmp/big.heatmap" \
-  | grep -x "$tmp/big.png: ${width}x1134 pixels, 262144 cells of 4 blocks"
+  | grep -x "$tmp/big.png: ${width}x1134 pixels, 262144 cells of 4 heat blocks"
 check_png "$tmp/big.png" $width 1134 \
   $left,$top,read \
   $((left + 1)),$((top + 1)),read \

@@ -12,27 +12,27 @@ head -c $((1024 * 1024)) /dev/urandom > "$img"
 
 nbdkit -U - --filter="$HEATMAP_FILTER" "$SANDBAG_PLUGIN" file="$img" \
   heatmap="$map" heatmap-block=64K --run 'nbdsh -u "$uri" -c "
-for i in range(10): h.pread(512, 0)             # block 0: 10 reads
-for i in range(3): h.pread(131072, 196608)      # blocks 3-4: 3 each
-h.pread(1, 524288)                              # block 8: 1
+for i in range(10): h.pread(512, 0)             # heat block 0: 10 reads
+for i in range(3): h.pread(131072, 196608)      # heat blocks 3-4: 3 each
+h.pread(1, 524288)                              # heat block 8: 1
 "'
 
 "$SANDBAG_HEATMAP" summary "$map" > "$tmp/summary"
 cat "$tmp/summary"
-grep -x 'image size:     1048576 bytes (1.0 MiB)' "$tmp/summary"
-grep -x 'heat block:     65536 bytes (64.0 KiB), 16 blocks' "$tmp/summary"
-grep -x 'blocks read:    4 of 16 (25.0%)' "$tmp/summary"
-grep -x 'reads:          17 .*' "$tmp/summary"
-grep -x 'bytes served:   398337 (389.0 KiB)' "$tmp/summary"
-grep -x 'hottest range:  0-65535 (64.0 KiB), 10 to 10 reads per block' \
+grep -x 'image size:       1048576 bytes (1.0 MiB)' "$tmp/summary"
+grep -x 'heat block:       65536 bytes (64.0 KiB), 16 heat blocks' "$tmp/summary"
+grep -x 'heat blocks read: 4 of 16 (25.0%)' "$tmp/summary"
+grep -x 'reads:            17 .*' "$tmp/summary"
+grep -x 'bytes served:     398337 (389.0 KiB)' "$tmp/summary"
+grep -x 'hottest range:    0-65535 (64.0 KiB), 10 to 10 reads per heat block' \
   "$tmp/summary"
-grep -x 'coldest range:  589824-1048575 (448.0 KiB), never read' \
+grep -x 'coldest range:    589824-1048575 (448.0 KiB), never read' \
   "$tmp/summary"
-grep -x 'export:         (default export)' "$tmp/summary"
-grep -x 'image version:  [0-9a-f]\{16\} (size=1048576 desc=1048576 bytes, modified .*)' \
+grep -x 'export:           (default export)' "$tmp/summary"
+grep -x 'image version:    [0-9a-f]\{16\} (size=1048576 desc=1048576 bytes, modified .*)' \
   "$tmp/summary"
 
-# top: adjacent blocks of the same heat merged, hottest first.
+# top: adjacent heat blocks of the same heat merged, hottest first.
 "$SANDBAG_HEATMAP" top 10 "$map" > "$tmp/top"
 cat "$tmp/top"
 test "$(wc -l < "$tmp/top")" -eq 4

@@ -51,8 +51,8 @@ grep -x '65536,1,[0-9.]*,[0-9.]*,4096' "$tmp/new.csv"
 
 # The aside name gives the old map's identity, which summary shows.
 id=${aside##*-}
-"$SANDBAG_HEATMAP" summary "$tmp/$aside" | grep "^image version:  $id"
-if "$SANDBAG_HEATMAP" summary "$map" | grep -q "^image version:  $id"; then
+"$SANDBAG_HEATMAP" summary "$tmp/$aside" | grep "^image version:    $id"
+if "$SANDBAG_HEATMAP" summary "$map" | grep -q "^image version:    $id"; then
   echo "the new map has the old identity"
   exit 1
 fi

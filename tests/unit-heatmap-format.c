@@ -11,7 +11,7 @@
 
 static const uint8_t id[HM_IDENTITY_LEN] = { 1, 2, 3, 4, 5 };
 
-/* A valid map of an image of IMAGE_SIZE bytes in 64 KiB blocks. */
+/* A valid map of an image of IMAGE_SIZE bytes in 64 KiB heat blocks. */
 static uint8_t *
 make_map (uint64_t image_size, size_t *len)
 {
@@ -21,7 +21,7 @@ make_map (uint64_t image_size, size_t *len)
   g_assert_cmpint (hm_header_init (&h, 16, image_size,
                                    UINT64_C(1700000000000000), id,
                                    "size=1 desc=x", "export"), ==, 0);
-  *len = hm_file_size (h.nr_blocks);
+  *len = hm_file_size (h.nr_heat_blocks);
   buf = g_malloc0 (*len);
   hm_header_encode (&h, buf);
   return buf;
@@ -48,11 +48,11 @@ test_crc (void)
 static void
 test_nr_blocks (void)
 {
-  g_assert_cmpuint (hm_nr_blocks (1, 12), ==, 1);
-  g_assert_cmpuint (hm_nr_blocks (4096, 12), ==, 1);
-  g_assert_cmpuint (hm_nr_blocks (4097, 12), ==, 2);
-  g_assert_cmpuint (hm_nr_blocks (UINT64_C(1) << 40, 20), ==, 1 << 20);
-  /* 1 TiB in 1 MiB blocks: 32 MiB of records plus the header. */
+  g_assert_cmpuint (hm_nr_heat_blocks (1, 12), ==, 1);
+  g_assert_cmpuint (hm_nr_heat_blocks (4096, 12), ==, 1);
+  g_assert_cmpuint (hm_nr_heat_blocks (4097, 12), ==, 2);
+  g_assert_cmpuint (hm_nr_heat_blocks (UINT64_C(1) << 40, 20), ==, 1 << 20);
+  /* 1 TiB in 1 MiB heat blocks: 32 MiB of records plus the header. */
   g_assert_cmpuint (hm_file_size (1 << 20), ==, 4096 + (32 << 20));
   g_assert_cmpuint (hm_file_size (UINT64_MAX / 16), ==, 0);
 }
@@ -67,9 +67,9 @@ test_roundtrip (void)
 
   g_assert_cmpint (hm_validate (buf, len, &h, why, sizeof why), ==, HM_OK);
   g_assert_cmpuint (h.version, ==, HM_VERSION);
-  g_assert_cmpuint (h.block_shift, ==, 16);
+  g_assert_cmpuint (h.heat_block_shift, ==, 16);
   g_assert_cmpuint (h.image_size, ==, 1000000);
-  g_assert_cmpuint (h.nr_blocks, ==, 16);
+  g_assert_cmpuint (h.nr_heat_blocks, ==, 16);
   g_assert_cmpuint (h.created_us, ==, UINT64_C(1700000000000000));
   g_assert_cmpmem (h.identity, HM_IDENTITY_LEN, id, HM_IDENTITY_LEN);
   g_assert_cmpstr (h.identity_text, ==, "size=1 desc=x");
@@ -179,7 +179,7 @@ test_fields (void)
   g_autofree uint8_t *orig = g_memdup2 (buf, len);
   uint64_t v;
 
-  buf[20] = 11;                 /* block shift below 4 KiB */
+  buf[20] = 11;                 /* heat block shift below 4 KiB */
   reseal (buf);
   expect (buf, len, HM_CORRUPT, "out of range");
 

@@ -79,7 +79,7 @@ test_create_and_reuse (void)
   m1 = hm_table_acquire (p, 12, 10000, id_a, "size=10000", "x");
   g_assert_nonnull (m1);
   g_assert_true (g_file_test (p, G_FILE_TEST_IS_REGULAR));
-  g_assert_cmpuint (m1->m.hdr.nr_blocks, ==, 3);
+  g_assert_cmpuint (m1->m.hdr.nr_heat_blocks, ==, 3);
   m2 = hm_table_acquire (p, 12, 10000, id_a, "size=10000", "x");
   g_assert_true (m1 == m2);
   g_assert_cmpuint (m1->refs, ==, 2);
@@ -98,7 +98,7 @@ test_persistence (void)
   struct hm_map *m;
 
   m = hm_table_acquire (p, 12, 10000, id_a, "", "");
-  hm_account (m->m.recs, m->m.hdr.nr_blocks, 12, 4000, 200, 123);
+  hm_account (m->m.recs, m->m.hdr.nr_heat_blocks, 12, 4000, 200, 123);
   hm_table_release (m);
   hm_table_close_all ();
 
@@ -139,10 +139,10 @@ test_new_version (void)
   hm_table_release (new);
   hm_table_close_all ();
 
-  /* A changed block size is a new layout too: the map of id_b is kept
+  /* A changed heat block size is a new layout too: the map of id_b is kept
    * aside and a new one is made. */
   new = hm_table_acquire (p, 13, 10000, id_b, "", "");
-  g_assert_cmpuint (new->m.hdr.block_shift, ==, 13);
+  g_assert_cmpuint (new->m.hdr.heat_block_shift, ==, 13);
   g_assert_cmpint (count_files ("ver.heatmap."), ==, 2);
   hm_table_release (new);
   hm_table_close_all ();

@@ -98,7 +98,7 @@ map_records (struct hm_mapping *m, const char *path,
 {
   uint64_t bad;
 
-  m->len = hm_file_size (m->hdr.nr_blocks);
+  m->len = hm_file_size (m->hdr.nr_heat_blocks);
   m->base = mmap (NULL, m->len, PROT_READ | PROT_WRITE, MAP_SHARED,
                   m->fd, 0);
   if (m->base == MAP_FAILED) {
@@ -107,8 +107,8 @@ map_records (struct hm_mapping *m, const char *path,
     return HM_OPEN_ERROR;
   }
   m->recs = (struct hm_record *) ((uint8_t *) m->base + HM_HEADER_SIZE);
-  bad = hm_check_records (m->recs, m->hdr.nr_blocks);
-  if (bad < m->hdr.nr_blocks) {
+  bad = hm_check_records (m->recs, m->hdr.nr_heat_blocks);
+  if (bad < m->hdr.nr_heat_blocks) {
     *status = HM_CORRUPT;
     g_set_error (err, G_FILE_ERROR, G_FILE_ERROR_INVAL,
                  "%s: corrupt: record %" G_GUINT64_FORMAT
@@ -163,7 +163,7 @@ hm_file_create (const char *path, const struct hm_header *h,
                 const struct hm_record *recs, GError **err)
 {
   uint8_t header[HM_HEADER_SIZE];
-  uint64_t size = hm_file_size (h->nr_blocks);
+  uint64_t size = hm_file_size (h->nr_heat_blocks);
   struct atomic_file f;
   int r;
 

@@ -21,7 +21,7 @@ enum {
   OFF_RECORD_SIZE = 16,
   OFF_SHIFT = 20,
   OFF_IMAGE_SIZE = 24,
-  OFF_NR_BLOCKS = 32,
+  OFF_NR_HEAT_BLOCKS = 32,
   OFF_CREATED = 40,
   OFF_IDENTITY = 48,
   OFF_IDENTITY_TEXT = 80,
@@ -63,7 +63,7 @@ hm_crc32 (uint32_t crc, const void *buf, size_t len)
 }
 
 uint64_t
-hm_nr_blocks (uint64_t image_size, uint32_t shift)
+hm_nr_heat_blocks (uint64_t image_size, uint32_t shift)
 {
   uint64_t n = image_size >> shift;
 
@@ -73,16 +73,16 @@ hm_nr_blocks (uint64_t image_size, uint32_t shift)
 }
 
 uint64_t
-hm_file_size (uint64_t nr_blocks)
+hm_file_size (uint64_t nr_heat_blocks)
 {
   /* Keep the file within a signed 63-bit off_t and a size_t. */
   uint64_t limit = (uint64_t) INT64_MAX;
 
   if (SIZE_MAX < limit)
     limit = SIZE_MAX;
-  if (nr_blocks > (limit - HM_HEADER_SIZE) / HM_RECORD_SIZE)
+  if (nr_heat_blocks > (limit - HM_HEADER_SIZE) / HM_RECORD_SIZE)
     return 0;
-  return HM_HEADER_SIZE + nr_blocks * HM_RECORD_SIZE;
+  return HM_HEADER_SIZE + nr_heat_blocks * HM_RECORD_SIZE;
 }
 
 /* Copy SRC into DST[HM_TEXT_LEN] as printable ASCII, NUL-terminated. */
@@ -99,20 +99,20 @@ copy_text (char *dst, const char *src)
 }
 
 int
-hm_header_init (struct hm_header *h, uint32_t block_shift,
+hm_header_init (struct hm_header *h, uint32_t heat_block_shift,
                 uint64_t image_size, uint64_t created_us,
                 const uint8_t identity[HM_IDENTITY_LEN],
                 const char *identity_text, const char *label)
 {
   memset (h, 0, sizeof *h);
-  if (block_shift < HM_MIN_SHIFT || block_shift > HM_MAX_SHIFT ||
+  if (heat_block_shift < HM_MIN_SHIFT || heat_block_shift > HM_MAX_SHIFT ||
       image_size == 0 || image_size > (uint64_t) INT64_MAX)
     return -1;
   h->version = HM_VERSION;
-  h->block_shift = block_shift;
+  h->heat_block_shift = heat_block_shift;
   h->image_size = image_size;
-  h->nr_blocks = hm_nr_blocks (image_size, block_shift);
-  if (hm_file_size (h->nr_blocks) == 0)
+  h->nr_heat_blocks = hm_nr_heat_blocks (image_size, heat_block_shift);
+  if (hm_file_size (h->nr_heat_blocks) == 0)
     return -1;
   h->created_us = created_us;
   memcpy (h->identity, identity, HM_IDENTITY_LEN);
@@ -159,9 +159,9 @@ hm_header_encode (const struct hm_header *h, uint8_t out[HM_HEADER_SIZE])
   put32 (out + OFF_VERSION, h->version);
   put32 (out + OFF_HEADER_SIZE, HM_HEADER_SIZE);
   put32 (out + OFF_RECORD_SIZE, HM_RECORD_SIZE);
-  put32 (out + OFF_SHIFT, h->block_shift);
+  put32 (out + OFF_SHIFT, h->heat_block_shift);
   put64 (out + OFF_IMAGE_SIZE, h->image_size);
-  put64 (out + OFF_NR_BLOCKS, h->nr_blocks);
+  put64 (out + OFF_NR_HEAT_BLOCKS, h->nr_heat_blocks);
   put64 (out + OFF_CREATED, h->created_us);
   memcpy (out + OFF_IDENTITY, h->identity, HM_IDENTITY_LEN);
   memcpy (out + OFF_IDENTITY_TEXT, h->identity_text, HM_TEXT_LEN);
@@ -208,15 +208,13 @@ text_ok (const uint8_t *p)
   return 1;
 }
 
-enum hm_status
-hm_validate_header (const void *buf, size_t len, uint64_t file_len,
-                    struct hm_header *h, char *why, size_t whylen)
+/* Is BUF[0..LEN) the start of a heat map of this version, with its
+ * whole header? */
+static enum hm_status
+check_identification (const uint8_t *p, size_t len, char *why,
+                      size_t whylen)
 {
-  const uint8_t *p = buf;
-  uint8_t copy[HM_HEADER_SIZE];
-  uint32_t version, shift, crc;
-  uint64_t image_size, nr_blocks, want_len;
-  size_t i;
+  uint32_t version;
 
   if (len < HM_MAGIC_LEN || memcmp (p, HM_MAGIC, HM_MAGIC_LEN) != 0) {
     if (len < HM_MAGIC_LEN && memcmp (p, HM_MAGIC, len) == 0)
@@ -237,12 +235,33 @@ hm_validate_header (const void *buf, size_t len, uint64_t file_len,
     return fail (HM_TRUNCATED, why, whylen,
                  "file is %zu bytes, shorter than the %d-byte header",
                  len, HM_HEADER_SIZE);
+  return HM_OK;
+}
+
+static enum hm_status
+check_checksum (const uint8_t *p, char *why, size_t whylen)
+{
+  uint8_t copy[HM_HEADER_SIZE];
+  uint32_t crc;
 
   memcpy (copy, p, HM_HEADER_SIZE);
   crc = get32 (copy + OFF_CRC);
   put32 (copy + OFF_CRC, 0);
   if (hm_crc32 (0, copy, HM_HEADER_SIZE) != crc)
     return fail (HM_CORRUPT, why, whylen, "header checksum mismatch");
+  return HM_OK;
+}
+
+/* The sizes: of the header and records, of the heat blocks and the
+ * image, and the number of records, which give the file size,
+ * *FILE_SIZE. */
+static enum hm_status
+check_geometry (const uint8_t *p, uint64_t *file_size, char *why,
+                size_t whylen)
+{
+  uint32_t shift = get32 (p + OFF_SHIFT);
+  uint64_t image_size = get64 (p + OFF_IMAGE_SIZE);
+  uint64_t nr = get64 (p + OFF_NR_HEAT_BLOCKS);
 
   if (get32 (p + OFF_HEADER_SIZE) != HM_HEADER_SIZE ||
       get32 (p + OFF_RECORD_SIZE) != HM_RECORD_SIZE)
@@ -251,25 +270,31 @@ hm_validate_header (const void *buf, size_t len, uint64_t file_len,
                  " is not %d/%d",
                  get32 (p + OFF_HEADER_SIZE), get32 (p + OFF_RECORD_SIZE),
                  HM_HEADER_SIZE, HM_RECORD_SIZE);
-  shift = get32 (p + OFF_SHIFT);
   if (shift < HM_MIN_SHIFT || shift > HM_MAX_SHIFT)
     return fail (HM_CORRUPT, why, whylen,
                  "heat block size 2^%" PRIu32 " is out of range "
                  "(2^%d to 2^%d)", shift, HM_MIN_SHIFT, HM_MAX_SHIFT);
-  image_size = get64 (p + OFF_IMAGE_SIZE);
   if (image_size == 0 || image_size > (uint64_t) INT64_MAX)
     return fail (HM_CORRUPT, why, whylen,
                  "image size %" PRIu64 " is out of range", image_size);
-  nr_blocks = get64 (p + OFF_NR_BLOCKS);
-  if (nr_blocks != hm_nr_blocks (image_size, shift))
+  if (nr != hm_nr_heat_blocks (image_size, shift))
     return fail (HM_CORRUPT, why, whylen,
                  "%" PRIu64 " records do not match an image of %" PRIu64
-                 " bytes in blocks of %" PRIu64 " bytes",
-                 nr_blocks, image_size, UINT64_C(1) << shift);
-  want_len = hm_file_size (nr_blocks);
-  if (want_len == 0)
+                 " bytes in heat blocks of %" PRIu64 " bytes",
+                 nr, image_size, UINT64_C(1) << shift);
+  *file_size = hm_file_size (nr);
+  if (*file_size == 0)
     return fail (HM_CORRUPT, why, whylen,
-                 "%" PRIu64 " records are too many", nr_blocks);
+                 "%" PRIu64 " records are too many", nr);
+  return HM_OK;
+}
+
+/* The creation time, texts, flags and reserved bytes. */
+static enum hm_status
+check_contents (const uint8_t *p, char *why, size_t whylen)
+{
+  size_t i;
+
   if (get64 (p + OFF_CREATED) > HM_MAX_TIME_US)
     return fail (HM_CORRUPT, why, whylen, "creation time is implausible");
   if (!text_ok (p + OFF_IDENTITY_TEXT) || !text_ok (p + OFF_LABEL))
@@ -282,6 +307,13 @@ hm_validate_header (const void *buf, size_t len, uint64_t file_len,
     if (p[i] != 0)
       return fail (HM_CORRUPT, why, whylen,
                    "reserved header byte %zu is not zero", i);
+  return HM_OK;
+}
+
+static enum hm_status
+check_length (uint64_t file_len, uint64_t want_len, char *why,
+              size_t whylen)
+{
   if (file_len < want_len)
     return fail (HM_TRUNCATED, why, whylen,
                  "file is %" PRIu64 " bytes, the header says %" PRIu64,
@@ -290,19 +322,46 @@ hm_validate_header (const void *buf, size_t len, uint64_t file_len,
     return fail (HM_CORRUPT, why, whylen,
                  "file is %" PRIu64 " bytes, longer than the %" PRIu64
                  " the header says", file_len, want_len);
-
-  if (h) {
-    memset (h, 0, sizeof *h);
-    h->version = version;
-    h->block_shift = shift;
-    h->image_size = image_size;
-    h->nr_blocks = nr_blocks;
-    h->created_us = get64 (p + OFF_CREATED);
-    memcpy (h->identity, p + OFF_IDENTITY, HM_IDENTITY_LEN);
-    memcpy (h->identity_text, p + OFF_IDENTITY_TEXT, HM_TEXT_LEN);
-    memcpy (h->label, p + OFF_LABEL, HM_TEXT_LEN);
-  }
   return HM_OK;
+}
+
+/* The fields of a valid header P into *H. */
+static void
+decode_header (const uint8_t *p, struct hm_header *h)
+{
+  memset (h, 0, sizeof *h);
+  h->version = get32 (p + OFF_VERSION);
+  h->heat_block_shift = get32 (p + OFF_SHIFT);
+  h->image_size = get64 (p + OFF_IMAGE_SIZE);
+  h->nr_heat_blocks = get64 (p + OFF_NR_HEAT_BLOCKS);
+  h->created_us = get64 (p + OFF_CREATED);
+  memcpy (h->identity, p + OFF_IDENTITY, HM_IDENTITY_LEN);
+  memcpy (h->identity_text, p + OFF_IDENTITY_TEXT, HM_TEXT_LEN);
+  memcpy (h->label, p + OFF_LABEL, HM_TEXT_LEN);
+}
+
+/* The checks in the order of the fields a reader needs: what the file
+ * is, whether it is intact, what it describes, and its length. */
+enum hm_status
+hm_validate_header (const void *buf, size_t len, uint64_t file_len,
+                    struct hm_header *h, char *why, size_t whylen)
+{
+  const uint8_t *p = buf;
+  uint64_t want_len = 0;
+  enum hm_status s;
+
+  s = check_identification (p, len, why, whylen);
+  if (s == HM_OK)
+    s = check_checksum (p, why, whylen);
+  if (s == HM_OK)
+    s = check_geometry (p, &want_len, why, whylen);
+  if (s == HM_OK)
+    s = check_contents (p, why, whylen);
+  if (s == HM_OK)
+    s = check_length (file_len, want_len, why, whylen);
+  if (s == HM_OK && h)
+    decode_header (p, h);
+  return s;
 }
 
 uint64_t
@@ -332,8 +391,8 @@ hm_validate (const void *buf, size_t len, struct hm_header *h,
   if (s != HM_OK)
     return s;
   bad = hm_check_records ((const uint8_t *) buf + HM_HEADER_SIZE,
-                          hdr.nr_blocks);
-  if (bad < hdr.nr_blocks)
+                          hdr.nr_heat_blocks);
+  if (bad < hdr.nr_heat_blocks)
     return fail (HM_CORRUPT, why, whylen,
                  "record %" PRIu64 " has an implausible time", bad);
   if (h)

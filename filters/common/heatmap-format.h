@@ -11,7 +11,7 @@
  *       16     4  record size in bytes (HM_RECORD_SIZE)
  *       20     4  log2 of the heat block size (HM_MIN_SHIFT..HM_MAX_SHIFT)
  *       24     8  image size in bytes (> 0)
- *       32     8  number of records = ceil (image size / block size)
+ *       32     8  number of records = ceil (image size / heat block size)
  *       40     8  creation time, microseconds since the Unix epoch
  *       48    32  identity: SHA-256 of the image version's identity
  *       80   256  identity text: what the identity was made of, for
@@ -26,8 +26,8 @@
  * 64-bit counters (struct hm_record), naturally aligned because the
  * header is a page:
  *
- *   count     reads that touched the block (saturating)
- *   bytes     bytes delivered from the block (saturating)
+ *   count     reads that touched the heat block (saturating)
+ *   bytes     bytes delivered from the heat block (saturating)
  *   first_us  time of the first read, µs since the epoch (0 = never)
  *   last_us   time of the latest read, µs since the epoch (0 = never)
  *
@@ -41,7 +41,7 @@
  *
  * Cost: HM_RECORD_SIZE bytes per heat block.  With the default 1 MiB
  * heat block that is 32 MiB of file (and at most that much page cache)
- * per TiB of image; 4 KiB blocks would cost 8 GiB per TiB.
+ * per TiB of image; 4 KiB heat blocks would cost 8 GiB per TiB.
  */
 #ifndef SANDBAG_HEATMAP_FORMAT_H
 #define SANDBAG_HEATMAP_FORMAT_H
@@ -81,9 +81,9 @@ _Static_assert (sizeof (struct hm_record) == HM_RECORD_SIZE,
 /* The decoded header. */
 struct hm_header {
   uint32_t version;
-  uint32_t block_shift;
+  uint32_t heat_block_shift;
   uint64_t image_size;
-  uint64_t nr_blocks;
+  uint64_t nr_heat_blocks;
   uint64_t created_us;
   uint8_t identity[HM_IDENTITY_LEN];
   char identity_text[HM_TEXT_LEN];      /* NUL-terminated */
@@ -109,16 +109,16 @@ uint32_t hm_crc32 (uint32_t crc, const void *buf, size_t len);
 
 /* Number of heat blocks for an image: ceil (image_size / 2^shift).
  * Requires HM_MIN_SHIFT <= shift <= HM_MAX_SHIFT. */
-uint64_t hm_nr_blocks (uint64_t image_size, uint32_t shift);
+uint64_t hm_nr_heat_blocks (uint64_t image_size, uint32_t shift);
 
-/* Total file size for NR_BLOCKS records, or 0 if it would not fit in
+/* Total file size for NR_HEAT_BLOCKS records, or 0 if it would not fit in
  * an off_t / size_t. */
-uint64_t hm_file_size (uint64_t nr_blocks);
+uint64_t hm_file_size (uint64_t nr_heat_blocks);
 
-/* Fill in H for a new map (nr_blocks computed, texts sanitised to
+/* Fill in H for a new map (nr_heat_blocks computed, texts sanitised to
  * printable ASCII and truncated).  Returns -1 if the shift or image
  * size is out of range or the file would be too large. */
-int hm_header_init (struct hm_header *h, uint32_t block_shift,
+int hm_header_init (struct hm_header *h, uint32_t heat_block_shift,
                     uint64_t image_size, uint64_t created_us,
                     const uint8_t identity[HM_IDENTITY_LEN],
                     const char *identity_text, const char *label);

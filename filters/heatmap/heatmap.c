@@ -1,4 +1,4 @@
-/* nbdkit-heatmap-filter: per-block read statistics, kept in a
+/* nbdkit-heatmap-filter: per-heat-block read statistics, kept in a
  * memory-mapped file per export and image version.
  *
  * Design: when a connection is ready (.prepare) the filter works out
@@ -37,7 +37,7 @@ static char *map_file;
 /* heatmap-dir=DIR: directory of per-export maps (absolute), or NULL. */
 static char *map_dir;
 /* heatmap-block: log2 of the heat block size in bytes. */
-static uint32_t block_shift = HM_DEFAULT_SHIFT;
+static uint32_t heat_block_shift = HM_DEFAULT_SHIFT;
 /* heatmap-sync: interval between msyncs of every map, in ms (1 ms to
  * SYNC_MAX_MS). */
 static uint64_t sync_ms = 30 * 1000;
@@ -54,7 +54,7 @@ struct handle {
   struct hm_map *map;           /* NULL: not recording */
   /* Copies of the map's geometry, so the request path reads one line. */
   struct hm_record *recs;
-  uint64_t nr_blocks;
+  uint64_t nr_heat_blocks;
   uint32_t shift;
 };
 
@@ -80,7 +80,7 @@ config_heat_block (const char *key, const char *value)
     nbdkit_error ("%s: %s must be a power of two from 4K to 1G", key, value);
     return CONFIG_ERROR;
   }
-  block_shift = __builtin_ctzll (size);
+  heat_block_shift = __builtin_ctzll (size);
   return CONFIG_OK;
 }
 
@@ -273,7 +273,7 @@ identify_version (nbdkit_next *next, int64_t size,
   /* The samples are the first and the last (up to) HM_ID_SAMPLE bytes
    * of the image that a client can read: requests of at most the
    * backend's NBD maximum block size, and an end rounded down to its
-   * NBD minimum block size (a backend may refuse the partial block at
+   * NBD minimum block size (a backend may refuse the partial NBD block at
    * the end of an image whose size is not a multiple of it). */
   if (next->block_size (next, &nbd_minimum, &nbd_preferred,
                         &nbd_maximum) == -1 ||
@@ -314,12 +314,12 @@ heatmap_prepare (nbdkit_next *next, void *handle, int readonly)
   if (size <= 0)
     nbdkit_debug ("heatmap: export size %" PRIi64 ": not recorded", size);
   else if (identify_version (next, size, identity, idtext) == 0)
-    h->map = hm_table_acquire (path, block_shift, size, identity, idtext,
+    h->map = hm_table_acquire (path, heat_block_shift, size, identity, idtext,
                                h->exportname);
   if (h->map) {
     h->recs = h->map->m.recs;
-    h->nr_blocks = h->map->m.hdr.nr_blocks;
-    h->shift = h->map->m.hdr.block_shift;
+    h->nr_heat_blocks = h->map->m.hdr.nr_heat_blocks;
+    h->shift = h->map->m.hdr.heat_block_shift;
   }
   return 0;
 }
@@ -333,7 +333,7 @@ heatmap_pread (nbdkit_next *next, void *handle, void *buf, uint32_t count,
   if (next->pread (next, buf, count, offset, flags, err) == -1)
     return -1;
   if (h->recs)
-    hm_account (h->recs, h->nr_blocks, h->shift, offset, count,
+    hm_account (h->recs, h->nr_heat_blocks, h->shift, offset, count,
                 clock_real_us ());
   return 0;
 }

@@ -7,7 +7,7 @@
  *     modification time; other plugins may give none);
  *   - the first and the last HM_ID_SAMPLE bytes of the image (read
  *     through the backend when a connection starts; "last" ends at the
- *     image size rounded down to the backend's minimum block size, so
+ *     image size rounded down to the backend's NBD minimum block size, so
  *     changing that setting can change the identity of an image whose
  *     size is not a multiple of it).
  * Two versions with the same identity share a map.  The samples catch a

@@ -5,7 +5,7 @@
  * (µs since the epoch, > 0): every heat block of size 2^SHIFT that the
  * range overlaps gets count + 1, bytes + (size of the overlap),
  * first_us = min (first_us, NOW_US) (0 meaning "never") and last_us =
- * max (last_us, NOW_US).  Blocks at or past NR are ignored, so a range
+ * max (last_us, NOW_US).  Heat blocks at or past NR are ignored, so a range
  * past the end of the map cannot write outside it.
  *
  * Any number of threads (and processes sharing the mapping) may call

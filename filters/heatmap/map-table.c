@@ -162,7 +162,7 @@ still_at_path (const struct hm_map *map)
 static bool
 same_version (const struct hm_header *h, const struct wanted *w)
 {
-  return h->block_shift == w->shift && h->image_size == w->image_size &&
+  return h->heat_block_shift == w->shift && h->image_size == w->image_size &&
     memcmp (h->identity, w->identity, HM_IDENTITY_LEN) == 0;
 }
 
@@ -368,8 +368,8 @@ create_locked (const struct wanted *w, GPtrArray *leaving)
     warn_once_locked (w->path, err ? err->message : "new map is not valid");
     return NULL;
   }
-  nbdkit_debug ("heatmap: %s: new map, %" G_GUINT64_FORMAT " blocks of %"
-                G_GUINT64_FORMAT " bytes, %s", w->path, h.nr_blocks,
+  nbdkit_debug ("heatmap: %s: new map, %" G_GUINT64_FORMAT " heat blocks of %"
+                G_GUINT64_FORMAT " bytes, %s", w->path, h.nr_heat_blocks,
                 UINT64_C(1) << w->shift, h.identity_text);
   return add_locked (w->path, &m);
 }
@@ -408,7 +408,7 @@ hm_table_acquire (const char *path, uint32_t shift, uint64_t image_size,
     .identity = identity, .idtext = idtext, .label = label,
   };
   /* Freed (each map synced) when this function returns, after the lock
-   * is released at the end of the block below. */
+   * is released at the end of the { } below. */
   g_autoptr (GPtrArray) leaving = leaving_new ();
   struct hm_map *map;
 

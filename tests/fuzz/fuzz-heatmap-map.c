@@ -43,14 +43,15 @@ check_buffer (const uint8_t *buf, size_t len)
   st = hm_validate (buf, len, &h, why, sizeof why);
   if (st == HM_OK) {
     if (len < HM_HEADER_SIZE ||
-        hm_file_size (h.nr_blocks) != len ||
-        h.nr_blocks != hm_nr_blocks (h.image_size, h.block_shift))
+        hm_file_size (h.nr_heat_blocks) != len ||
+        h.nr_heat_blocks != hm_nr_heat_blocks (h.image_size,
+                                               h.heat_block_shift))
       abort ();
     hm_header_encode (&h, again);
     if (memcmp (again, buf, HM_HEADER_SIZE) != 0)
       abort ();                 /* accepted a header it would not write */
-    if (hm_check_records (buf + HM_HEADER_SIZE, h.nr_blocks) !=
-        h.nr_blocks)
+    if (hm_check_records (buf + HM_HEADER_SIZE, h.nr_heat_blocks) !=
+        h.nr_heat_blocks)
       abort ();
   }
   else if (why[0] == '\0' || strlen (why) >= sizeof why)

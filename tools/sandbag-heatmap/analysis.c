@@ -1,6 +1,7 @@
 /* Heat ranges and merging of records (see analysis.h).  No I/O, so
  * the tool's answers can be unit-tested on records built in memory. */
 #include <stdint.h>
+#include <string.h>
 
 #include <glib.h>
 
@@ -29,7 +30,7 @@ hm_ranges (const struct hm_record *recs, uint64_t nr)
     const struct hm_record *r = &recs[i];
 
     if (last == NULL || level (last->max_count) != level (r->count)) {
-      struct hm_range fresh = { .block = i, .min_count = r->count };
+      struct hm_range fresh = { .first = i, .min_count = r->count };
 
       g_array_append_val (a, fresh);
       last = &g_array_index (a, struct hm_range, a->len - 1);
@@ -56,7 +57,59 @@ hm_range_cmp_hot (gconstpointer a, gconstpointer b)
     return x->max_count > y->max_count ? -1 : 1;
   if (x->reads != y->reads)
     return x->reads > y->reads ? -1 : 1;
-  return x->block < y->block ? -1 : x->block > y->block;
+  return x->first < y->first ? -1 : x->first > y->first;
+}
+
+const struct hm_range *
+hm_hottest_range (const GArray *ranges)
+{
+  const struct hm_range *hot = NULL;
+  guint i;
+
+  for (i = 0; i < ranges->len; i++) {
+    const struct hm_range *r = &g_array_index (ranges, struct hm_range, i);
+
+    if (r->max_count > 0 && (hot == NULL || hm_range_cmp_hot (r, hot) < 0))
+      hot = r;
+  }
+  return hot;
+}
+
+const struct hm_range *
+hm_coldest_range (const GArray *ranges)
+{
+  const struct hm_range *never = NULL, *least = NULL;
+  guint i;
+
+  for (i = 0; i < ranges->len; i++) {
+    const struct hm_range *r = &g_array_index (ranges, struct hm_range, i);
+
+    if (r->max_count == 0 && (never == NULL || r->n > never->n))
+      never = r;
+    if (least == NULL || r->max_count < least->max_count)
+      least = r;
+  }
+  return never ? never : least;
+}
+
+void
+hm_totals (const struct hm_record *recs, uint64_t nr, struct hm_totals *t)
+{
+  uint64_t i;
+
+  memset (t, 0, sizeof *t);
+  for (i = 0; i < nr; i++) {
+    const struct hm_record *r = &recs[i];
+
+    if (r->count > 0)
+      t->heat_blocks_read++;
+    t->reads = hm_sat_add (t->reads, r->count);
+    t->bytes = hm_sat_add (t->bytes, r->bytes);
+    if (r->first_us && (t->first_us == 0 || r->first_us < t->first_us))
+      t->first_us = r->first_us;
+    if (r->last_us > t->last_us)
+      t->last_us = r->last_us;
+  }
 }
 
 void

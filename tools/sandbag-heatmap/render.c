@@ -33,16 +33,17 @@ hm_format_size (uint64_t bytes)
 }
 
 void
-hm_render_geometry (uint64_t nr_blocks, struct hm_geometry *g)
+hm_render_geometry (uint64_t nr_heat_blocks, struct hm_geometry *g)
 {
   uint32_t map_h;
 
   memset (g, 0, sizeof *g);
-  g->cell_blocks = 1;
-  while (nr_blocks / g->cell_blocks +
-         (nr_blocks % g->cell_blocks != 0) > HM_RENDER_MAX_CELLS)
-    g->cell_blocks *= 2;
-  g->cells = nr_blocks / g->cell_blocks + (nr_blocks % g->cell_blocks != 0);
+  g->cell_heat_blocks = 1;
+  while (nr_heat_blocks / g->cell_heat_blocks +
+         (nr_heat_blocks % g->cell_heat_blocks != 0) > HM_RENDER_MAX_CELLS)
+    g->cell_heat_blocks *= 2;
+  g->cells = nr_heat_blocks / g->cell_heat_blocks +
+    (nr_heat_blocks % g->cell_heat_blocks != 0);
   g->cols = 1;
   while ((uint64_t) g->cols * g->cols < g->cells && g->cols < 512)
     g->cols *= 2;
@@ -175,94 +176,125 @@ draw_legend (cairo_t *cr, const struct hm_geometry *g, uint64_t maxv)
   text_at (cr, x + w + 8, y0 + h + 44, 11, 0, "never read");
 }
 
-int
-hm_render_png (const struct hm_header *h, const struct hm_record *recs,
-               const char *title, const char *out, GError **err)
+/* The sum of the read counts of each cell's heat blocks (saturating),
+ * a new array of G->cells; *MAXV is the largest. */
+static uint64_t *
+sum_cells (const struct hm_header *h, const struct hm_record *recs,
+           const struct hm_geometry *g, uint64_t *maxv)
 {
-  struct hm_geometry g;
-  g_autofree uint64_t *cells = NULL;
-  g_autofree char *cell_size = NULL, *row_size = NULL, *img_size = NULL;
-  g_autofree char *subtitle = NULL;
-  cairo_surface_t *surface;
-  cairo_t *cr;
-  cairo_status_t status;
-  uint64_t i, maxv = 0, block = UINT64_C(1) << h->block_shift;
-  uint32_t *px;
-  int stride, label_every;
-  uint32_t row, col, y, x;
+  uint64_t *cells = g_new0 (uint64_t, g->cells);
+  uint64_t i;
 
-  hm_render_geometry (h->nr_blocks, &g);
-  cells = g_new0 (uint64_t, g.cells);
-  for (i = 0; i < h->nr_blocks; i++) {
-    uint64_t *c = &cells[i / g.cell_blocks];
+  for (i = 0; i < h->nr_heat_blocks; i++) {
+    uint64_t *c = &cells[i / g->cell_heat_blocks];
     *c = *c > UINT64_MAX - recs[i].count ? UINT64_MAX : *c + recs[i].count;
   }
-  for (i = 0; i < g.cells; i++)
-    if (cells[i] > maxv)
-      maxv = cells[i];
+  *maxv = 0;
+  for (i = 0; i < g->cells; i++)
+    if (cells[i] > *maxv)
+      *maxv = cells[i];
+  return cells;
+}
 
-  surface = cairo_image_surface_create (CAIRO_FORMAT_RGB24,
-                                        g.width, g.height);
-  cr = cairo_create (surface);
-  cairo_set_source_rgb (cr, 1, 1, 1);
-  cairo_paint (cr);
+/* Paint every cell straight into SURFACE's pixels. */
+static void
+paint_cells (cairo_surface_t *surface, const struct hm_geometry *g,
+             const uint64_t *cells, uint64_t maxv)
+{
+  uint32_t *px, row, col, y, x;
+  int stride;
+  uint64_t i;
 
-  /* The cells. */
   cairo_surface_flush (surface);
   px = (uint32_t *) cairo_image_surface_get_data (surface);
   stride = cairo_image_surface_get_stride (surface) / 4;
-  for (i = 0; i < g.cells; i++) {
+  for (i = 0; i < g->cells; i++) {
     uint32_t colour = pixel (cells[i] ? ramp (scale (cells[i], maxv))
                              : unread);
 
-    row = i / g.cols;
-    col = i % g.cols;
-    for (y = 0; y < g.cell_px; y++) {
-      uint32_t *line = px + (size_t) (HM_RENDER_TOP + row * g.cell_px + y)
-        * stride + HM_RENDER_LEFT + col * g.cell_px;
-      for (x = 0; x < g.cell_px; x++)
+    row = i / g->cols;
+    col = i % g->cols;
+    for (y = 0; y < g->cell_px; y++) {
+      uint32_t *line = px + (size_t) (HM_RENDER_TOP + row * g->cell_px + y)
+        * stride + HM_RENDER_LEFT + col * g->cell_px;
+      for (x = 0; x < g->cell_px; x++)
         line[x] = colour;
     }
   }
   cairo_surface_mark_dirty (surface);
+}
 
-  /* Title. */
+/* The title, and a subtitle with the sizes of the image, a cell and a
+ * row. */
+static void
+draw_titles (cairo_t *cr, const struct hm_header *h,
+             const struct hm_geometry *g, const char *title)
+{
+  uint64_t heat_block = UINT64_C(1) << h->heat_block_shift;
+  g_autofree char *image = hm_format_size (h->image_size);
+  g_autofree char *cell = hm_format_size (g->cell_heat_blocks * heat_block);
+  g_autofree char *row =
+    hm_format_size (g->cell_heat_blocks * heat_block * g->cols);
+  g_autofree char *subtitle =
+    g_strdup_printf ("image %s, %s per cell, %s per row; %s",
+                     image, cell, row, h->identity_text);
+
   cairo_select_font_face (cr, "sans-serif", CAIRO_FONT_SLANT_NORMAL,
                           CAIRO_FONT_WEIGHT_NORMAL);
   cairo_set_source_rgb (cr, 0, 0, 0);
   text_at (cr, HM_RENDER_LEFT, 28, 18, 0, title);
-  img_size = hm_format_size (h->image_size);
-  cell_size = hm_format_size (g.cell_blocks * block);
-  row_size = hm_format_size (g.cell_blocks * block * g.cols);
-  subtitle = g_strdup_printf ("image %s, %s per cell, %s per row; %s",
-                              img_size, cell_size, row_size,
-                              h->identity_text);
   text_at (cr, HM_RENDER_LEFT, 52, 12, 0, subtitle);
+}
 
-  /* Row offsets, about every 24 pixels. */
-  label_every = 1;
-  while (label_every * g.cell_px < 24)
+/* The offset of the first byte of a row, about every 24 pixels, and a
+ * frame around the map. */
+static void
+draw_rows (cairo_t *cr, const struct hm_header *h,
+           const struct hm_geometry *g)
+{
+  uint64_t heat_block = UINT64_C(1) << h->heat_block_shift;
+  uint32_t label_every = 1, row;
+
+  while (label_every * g->cell_px < 24)
     label_every *= 2;
-  for (row = 0; row < g.rows; row += label_every) {
-    uint64_t off = (uint64_t) row * g.cols * g.cell_blocks * block;
-    g_autofree char *s = off == 0 ? g_strdup ("0")
-      : hm_format_size (off);
-    double yy = HM_RENDER_TOP + row * g.cell_px;
+  for (row = 0; row < g->rows; row += label_every) {
+    uint64_t off = (uint64_t) row * g->cols * g->cell_heat_blocks * heat_block;
+    g_autofree char *s = off == 0 ? g_strdup ("0") : hm_format_size (off);
+    double yy = HM_RENDER_TOP + row * g->cell_px;
 
     text_at (cr, HM_RENDER_LEFT - 8, yy + 10, 11, 1, s);
     cairo_move_to (cr, HM_RENDER_LEFT - 5, yy + 0.5);
     cairo_line_to (cr, HM_RENDER_LEFT, yy + 0.5);
     cairo_stroke (cr);
   }
-
-  /* Frame around the map. */
   cairo_set_line_width (cr, 1);
   cairo_rectangle (cr, HM_RENDER_LEFT - 0.5, HM_RENDER_TOP - 0.5,
-                   HM_RENDER_MAP_WIDTH + 1, g.rows * g.cell_px + 1);
+                   HM_RENDER_MAP_WIDTH + 1, g->rows * g->cell_px + 1);
   cairo_stroke (cr);
+}
 
+int
+hm_render_png (const struct hm_header *h, const struct hm_record *recs,
+               const char *title, const char *out, GError **err)
+{
+  struct hm_geometry g;
+  g_autofree uint64_t *cells = NULL;
+  cairo_surface_t *surface;
+  cairo_status_t status;
+  cairo_t *cr;
+  uint64_t maxv;
+
+  hm_render_geometry (h->nr_heat_blocks, &g);
+  cells = sum_cells (h, recs, &g, &maxv);
+  surface = cairo_image_surface_create (CAIRO_FORMAT_RGB24,
+                                        g.width, g.height);
+  cr = cairo_create (surface);
+  cairo_set_source_rgb (cr, 1, 1, 1);
+  cairo_paint (cr);
+  paint_cells (surface, &g, cells, maxv);
+  draw_titles (cr, h, &g, title);
+  draw_rows (cr, h, &g);
   draw_legend (cr, &g, maxv);
-
   cairo_destroy (cr);
   status = cairo_surface_write_to_png (surface, out);
   cairo_surface_destroy (surface);

@@ -15,6 +15,7 @@
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,16 +38,18 @@ enum {
 };
 
 /* Largest map the tool reads: 64 GiB of records, a 2 PiB image in
- * 1 MiB blocks. */
+ * 1 MiB heat blocks. */
 #define MAX_MAP_LEN (UINT64_C(64) << 30)
 
 static const char *progname = "sandbag-heatmap";
 
+/* A map read whole into memory: a private copy, so merge may add into
+ * its records. */
 typedef struct map {
   const char *path;
   uint8_t *buf;
   struct hm_header h;
-  const struct hm_record *recs;
+  struct hm_record *recs;       /* buf + HM_HEADER_SIZE */
 } Map;
 
 static void
@@ -100,7 +103,7 @@ load (const char *path, struct map *m)
              progname, path, hm_status_name (s), why);
     return EXIT_INVALID;
   }
-  m->recs = (const struct hm_record *) (m->buf + HM_HEADER_SIZE);
+  m->recs = (struct hm_record *) (m->buf + HM_HEADER_SIZE);
   return EXIT_OK;
 }
 
@@ -119,118 +122,117 @@ iso_time (uint64_t us, char buf[32])
   return buf;
 }
 
-static char *
-human (uint64_t bytes)
-{
-  return hm_format_size (bytes);
-}
-
 static uint64_t
-block_size (const struct map *m)
+heat_block_size (const struct map *m)
 {
-  return UINT64_C(1) << m->h.block_shift;
+  return UINT64_C(1) << m->h.heat_block_shift;
 }
 
-/* Byte range of blocks [B, B+N) as "START-END (SIZE)". */
+/* Byte range of heat blocks [B, B+N) as "START-END (SIZE)". */
 static char *
 range_text (const struct map *m, uint64_t b, uint64_t n)
 {
-  uint64_t start = b * block_size (m);
-  uint64_t end = (b + n) * block_size (m);
+  uint64_t start = b * heat_block_size (m);
+  uint64_t end = (b + n) * heat_block_size (m);
   g_autofree char *size = NULL;
 
   if (end > m->h.image_size)
     end = m->h.image_size;
-  size = human (end - start);
+  size = hm_format_size (end - start);
   return g_strdup_printf ("%" PRIu64 "-%" PRIu64 " (%s)", start, end - 1,
                           size);
+}
+
+static void field (const char *label, const char *fs, ...)
+  G_GNUC_PRINTF (2, 3);
+
+/* One line of the summary: "LABEL:", padded to the value column, and
+ * the value. */
+static void
+field (const char *label, const char *fs, ...)
+{
+  g_autofree char *with_colon = g_strconcat (label, ":", NULL);
+  va_list args;
+
+  printf ("%-18s", with_colon);
+  va_start (args, fs);
+  vprintf (fs, args);
+  va_end (args);
+  putchar ('\n');
+}
+
+/* The summary lines about the map itself. */
+static void
+summarize_map (const struct map *m)
+{
+  g_autofree char *image = hm_format_size (m->h.image_size);
+  g_autofree char *heat_block = hm_format_size (heat_block_size (m));
+  char idhex[17], created[32];
+
+  hm_identity_hex (m->h.identity, 8, idhex);
+  field ("file", "%s", m->path);
+  field ("export", "%s", m->h.label[0] ? m->h.label : "(default export)");
+  field ("image version", "%s (%s)", idhex, m->h.identity_text);
+  field ("map created", "%s", iso_time (m->h.created_us, created));
+  field ("image size", "%" PRIu64 " bytes (%s)", m->h.image_size, image);
+  field ("heat block", "%" PRIu64 " bytes (%s), %" PRIu64 " heat blocks",
+         heat_block_size (m), heat_block, m->h.nr_heat_blocks);
+}
+
+/* A summary line about range R (NULL: there is none). */
+static void
+summarize_range (const char *label, const struct map *m,
+                 const struct hm_range *r)
+{
+  g_autofree char *where = NULL;
+
+  if (r == NULL) {
+    field (label, "none (nothing read)");
+    return;
+  }
+  where = range_text (m, r->first, r->n);
+  if (r->max_count == 0)
+    field (label, "%s, never read", where);
+  else
+    field (label, "%s, %" PRIu64 " to %" PRIu64 " reads per heat block",
+           where, r->min_count, r->max_count);
+}
+
+/* The summary lines about what was read. */
+static void
+summarize_reads (const struct map *m)
+{
+  g_autoptr (GArray) ranges = hm_ranges (m->recs, m->h.nr_heat_blocks);
+  g_autofree char *served = NULL;
+  struct hm_totals t;
+  char first[32], last[32];
+
+  hm_totals (m->recs, m->h.nr_heat_blocks, &t);
+  served = hm_format_size (t.bytes);
+  field ("heat blocks read", "%" PRIu64 " of %" PRIu64 " (%.1f%%)",
+         t.heat_blocks_read, m->h.nr_heat_blocks,
+         100.0 * t.heat_blocks_read / m->h.nr_heat_blocks);
+  field ("reads", "%" PRIu64 " (heat block reads: a read that touches "
+         "k heat blocks counts k times)", t.reads);
+  field ("bytes served", "%" PRIu64 " (%s)", t.bytes, served);
+  field ("time span", "%s to %s", iso_time (t.first_us, first),
+         iso_time (t.last_us, last));
+  summarize_range ("hottest range", m, hm_hottest_range (ranges));
+  summarize_range ("coldest range", m, hm_coldest_range (ranges));
 }
 
 static int
 cmd_summary (int argc, char **argv)
 {
   g_auto (Map) m = { 0 };
-  g_autoptr (GArray) ranges = NULL;
-  g_autofree char *img = NULL, *blk = NULL, *served = NULL;
-  uint64_t i, read_blocks = 0, reads = 0, bytes = 0;
-  uint64_t first = 0, last = 0;
-  const struct hm_range *hot = NULL, *cold = NULL;
-  char idhex[17], t1[32], t2[32], t3[32];
   int r;
 
   if (argc != 2)
     return usage_error ("summary takes one FILE");
   if ((r = load (argv[1], &m)) != EXIT_OK)
     return r;
-
-  for (i = 0; i < m.h.nr_blocks; i++) {
-    const struct hm_record *rec = &m.recs[i];
-
-    if (rec->count > 0)
-      read_blocks++;
-    reads = hm_sat_add (reads, rec->count);
-    bytes = hm_sat_add (bytes, rec->bytes);
-    if (rec->first_us && (first == 0 || rec->first_us < first))
-      first = rec->first_us;
-    if (rec->last_us > last)
-      last = rec->last_us;
-  }
-  ranges = hm_ranges (m.recs, m.h.nr_blocks);
-  for (i = 0; i < ranges->len; i++) {
-    const struct hm_range *rg = &g_array_index (ranges, struct hm_range, i);
-
-    if (rg->max_count > 0 && (hot == NULL || hm_range_cmp_hot (rg, hot) < 0))
-      hot = rg;
-    /* Coldest: the longest never-read range. */
-    if (rg->max_count == 0 && (cold == NULL || rg->n > cold->n))
-      cold = rg;
-  }
-
-  hm_identity_hex (m.h.identity, 8, idhex);
-  img = human (m.h.image_size);
-  blk = human (block_size (&m));
-  served = human (bytes);
-  printf ("file:           %s\n", m.path);
-  printf ("export:         %s\n", m.h.label[0] ? m.h.label
-          : "(default export)");
-  printf ("image version:  %s (%s)\n", idhex, m.h.identity_text);
-  printf ("map created:    %s\n", iso_time (m.h.created_us, t1));
-  printf ("image size:     %" PRIu64 " bytes (%s)\n", m.h.image_size, img);
-  printf ("heat block:     %" PRIu64 " bytes (%s), %" PRIu64 " blocks\n",
-          block_size (&m), blk, m.h.nr_blocks);
-  printf ("blocks read:    %" PRIu64 " of %" PRIu64 " (%.1f%%)\n",
-          read_blocks, m.h.nr_blocks, 100.0 * read_blocks / m.h.nr_blocks);
-  printf ("reads:          %" PRIu64 " (block reads: a read that touches "
-          "k blocks counts k times)\n", reads);
-  printf ("bytes served:   %" PRIu64 " (%s)\n", bytes, served);
-  printf ("time span:      %s to %s\n", iso_time (first, t2),
-          iso_time (last, t3));
-  if (hot) {
-    g_autofree char *rt = range_text (&m, hot->block, hot->n);
-    printf ("hottest range:  %s, %" PRIu64 " to %" PRIu64
-            " reads per block\n", rt, hot->min_count, hot->max_count);
-  }
-  else
-    printf ("hottest range:  none (nothing read)\n");
-  if (cold) {
-    g_autofree char *rt = range_text (&m, cold->block, cold->n);
-    printf ("coldest range:  %s, never read\n", rt);
-  }
-  else {
-    /* Everything was read: the least-read range. */
-    const struct hm_range *least = NULL;
-
-    for (i = 0; i < ranges->len; i++) {
-      const struct hm_range *rg = &g_array_index (ranges, struct hm_range, i);
-      if (least == NULL || rg->max_count < least->max_count)
-        least = rg;
-    }
-    if (least) {
-      g_autofree char *rt = range_text (&m, least->block, least->n);
-      printf ("coldest range:  %s, %" PRIu64 " to %" PRIu64
-              " reads per block\n", rt, least->min_count, least->max_count);
-    }
-  }
+  summarize_map (&m);
+  summarize_reads (&m);
   return EXIT_OK;
 }
 
@@ -250,14 +252,14 @@ cmd_top (int argc, char **argv)
   if ((r = load (argv[2], &m)) != EXIT_OK)
     return r;
 
-  ranges = hm_ranges (m.recs, m.h.nr_blocks);
+  ranges = hm_ranges (m.recs, m.h.nr_heat_blocks);
   g_array_sort (ranges, hm_range_cmp_hot);
-  printf ("%-16s %14s %10s %12s %14s  %s\n", "offset", "length",
-          "reads", "per-block", "bytes", "last read");
+  printf ("%-16s %14s %10s %14s %14s  %s\n", "offset", "length",
+          "reads", "per-heat-block", "bytes", "last read");
   for (i = 0; i < ranges->len && shown < n; i++) {
     const struct hm_range *rg = &g_array_index (ranges, struct hm_range, i);
-    uint64_t start = rg->block * block_size (&m);
-    uint64_t end = (rg->block + rg->n) * block_size (&m);
+    uint64_t start = rg->first * heat_block_size (&m);
+    uint64_t end = (rg->first + rg->n) * heat_block_size (&m);
     g_autofree char *per = NULL;
     char t[32];
 
@@ -269,7 +271,7 @@ cmd_top (int argc, char **argv)
       ? g_strdup_printf ("%" PRIu64, rg->max_count)
       : g_strdup_printf ("%" PRIu64 "-%" PRIu64, rg->min_count,
                          rg->max_count);
-    printf ("%-16" PRIu64 " %14" PRIu64 " %10" PRIu64 " %12s %14" PRIu64
+    printf ("%-16" PRIu64 " %14" PRIu64 " %10" PRIu64 " %14s %14" PRIu64
             "  %s\n", start, end - start, rg->reads, per, rg->bytes,
             iso_time (rg->last_us, t));
     shown++;
@@ -300,10 +302,10 @@ cmd_csv (int argc, char **argv)
     return r;
 
   printf ("offset,count,first,last,bytes\n");
-  for (i = 0; i < m.h.nr_blocks; i++) {
+  for (i = 0; i < m.h.nr_heat_blocks; i++) {
     const struct hm_record *rec = &m.recs[i];
 
-    printf ("%" PRIu64 ",%" PRIu64 ",", i * block_size (&m), rec->count);
+    printf ("%" PRIu64 ",%" PRIu64 ",", i * heat_block_size (&m), rec->count);
     print_epoch (rec->first_us);
     putchar (',');
     print_epoch (rec->last_us);
@@ -347,74 +349,75 @@ cmd_render (int argc, char **argv)
     fprintf (stderr, "%s: %s\n", progname, err->message);
     return EXIT_IO;
   }
-  hm_render_geometry (m.h.nr_blocks, &g);
+  hm_render_geometry (m.h.nr_heat_blocks, &g);
   printf ("%s: %" PRIu32 "x%" PRIu32 " pixels, %" PRIu64 " cells of %"
-          PRIu64 " blocks\n", out, g.width, g.height, g.cells,
-          g.cell_blocks);
+          PRIu64 " heat blocks\n", out, g.width, g.height, g.cells,
+          g.cell_heat_blocks);
   return EXIT_OK;
 }
 
+/* Can FIRST and M be merged (the same image version and heat block
+ * size)?  EXIT_OK, or EXIT_MISMATCH after saying why not. */
+static int
+check_mergeable (const struct map *first, const struct map *m)
+{
+  char a[17], b[17];
+
+  if (memcmp (m->h.identity, first->h.identity, HM_IDENTITY_LEN) != 0 ||
+      m->h.image_size != first->h.image_size) {
+    hm_identity_hex (first->h.identity, 8, a);
+    hm_identity_hex (m->h.identity, 8, b);
+    fprintf (stderr, "%s: %s and %s describe different image versions "
+             "(%s: %s; %s: %s); refusing to merge\n", progname,
+             first->path, m->path, a, first->h.identity_text,
+             b, m->h.identity_text);
+    return EXIT_MISMATCH;
+  }
+  if (m->h.heat_block_shift != first->h.heat_block_shift) {
+    fprintf (stderr, "%s: %s has heat blocks of %" PRIu64 " bytes but %s "
+             "has %" PRIu64 "; refusing to merge\n", progname,
+             first->path, heat_block_size (first), m->path,
+             heat_block_size (m));
+    return EXIT_MISMATCH;
+  }
+  return EXIT_OK;
+}
+
+/* Add the map at PATH into SUM, which holds FIRST and the maps merged
+ * so far: its records, and its creation time if earlier. */
+static int
+merge_one (const char *path, struct map *sum)
+{
+  g_auto (Map) m = { 0 };
+  int r;
+
+  if ((r = load (path, &m)) != EXIT_OK ||
+      (r = check_mergeable (sum, &m)) != EXIT_OK)
+    return r;
+  sum->h.created_us = MIN (sum->h.created_us, m.h.created_us);
+  hm_merge_records (sum->recs, m.recs, sum->h.nr_heat_blocks);
+  return EXIT_OK;
+}
+
+/* Inputs are read one at a time and added into the first, so merging
+ * holds two maps in memory whatever their number. */
 static int
 cmd_merge (int argc, char **argv)
 {
   g_autoptr (GError) err = NULL;
   const char *out = output_arg (argc, argv);
-  struct map *maps;
-  struct hm_record *sum = NULL;
-  struct hm_header h;
-  int i, n, r = EXIT_OK;
+  g_auto (Map) sum = { 0 };
+  int i, r;
 
   if (out == NULL || argc < 5)
     return usage_error ("merge takes -o OUT and at least two FILEs");
-  n = argc - 3;
-  maps = g_new0 (struct map, n);
-  for (i = 0; i < n; i++)
-    if ((r = load (argv[3 + i], &maps[i])) != EXIT_OK)
-      goto out;
-
-  for (i = 1; i < n; i++) {
-    if (memcmp (maps[i].h.identity, maps[0].h.identity,
-                HM_IDENTITY_LEN) != 0 ||
-        maps[i].h.image_size != maps[0].h.image_size) {
-      char a[17], c[17];
-
-      hm_identity_hex (maps[0].h.identity, 8, a);
-      hm_identity_hex (maps[i].h.identity, 8, c);
-      fprintf (stderr, "%s: %s and %s describe different image versions "
-               "(%s: %s; %s: %s); refusing to merge\n", progname,
-               maps[0].path, maps[i].path, a, maps[0].h.identity_text,
-               c, maps[i].h.identity_text);
-      r = EXIT_MISMATCH;
-      goto out;
-    }
-    if (maps[i].h.block_shift != maps[0].h.block_shift) {
-      fprintf (stderr, "%s: %s has heat blocks of %" PRIu64 " bytes but %s "
-               "has %" PRIu64 "; refusing to merge\n", progname,
-               maps[0].path, block_size (&maps[0]), maps[i].path,
-               block_size (&maps[i]));
-      r = EXIT_MISMATCH;
-      goto out;
-    }
-  }
-
-  h = maps[0].h;
-  sum = g_new0 (struct hm_record, h.nr_blocks);
-  for (i = 0; i < n; i++) {
-    if (maps[i].h.created_us < h.created_us)
-      h.created_us = maps[i].h.created_us;
-    hm_merge_records (sum, maps[i].recs, h.nr_blocks);
-  }
-  if (hm_file_create (out, &h, sum, &err) == -1) {
+  r = load (argv[3], &sum);
+  for (i = 4; i < argc && r == EXIT_OK; i++)
+    r = merge_one (argv[i], &sum);
+  if (r == EXIT_OK && hm_file_create (out, &sum.h, sum.recs, &err) == -1) {
     fprintf (stderr, "%s: %s\n", progname, err->message);
     r = EXIT_IO;
-    goto out;
   }
-
- out:
-  for (i = 0; i < n; i++)
-    map_clear (&maps[i]);
-  g_free (maps);
-  g_free (sum);
   return r;
 }
 
