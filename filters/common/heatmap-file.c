@@ -12,7 +12,6 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <glib.h>
@@ -20,17 +19,6 @@
 #include "atomic-file.h"
 #include "full-io.h"
 #include "heatmap-file.h"
-
-void
-hm_compact_time (uint64_t us, char out[17])
-{
-  time_t t = us / 1000000;
-  struct tm tm;
-
-  if (gmtime_r (&t, &tm) == NULL ||
-      strftime (out, 17, "%Y%m%dT%H%M%SZ", &tm) == 0)
-    g_strlcpy (out, "00000000T000000Z", 17);
-}
 
 static enum hm_open_result
 not_regular (const char *path, enum hm_status *status, GError **err)

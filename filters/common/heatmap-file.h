@@ -68,9 +68,4 @@ void hm_mapping_close (struct hm_mapping *m);
 int hm_file_create (const char *path, const struct hm_header *h,
                     const struct hm_record *recs, GError **err);
 
-/* Format a time (µs since the epoch) as "YYYYMMDDTHHMMSSZ" (UTC) into
- * OUT, which holds at least 17 bytes: the time in the names of maps
- * renamed aside. */
-void hm_compact_time (uint64_t us, char out[17]);
-
 #endif /* SANDBAG_HEATMAP_FILE_H */

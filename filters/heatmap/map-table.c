@@ -15,7 +15,6 @@
  * and freed only after it is released: the steps collect them in a
  * LEAVING array whose free function does that.
  */
-#include <errno.h>
 #include <stdbool.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -23,8 +22,8 @@
 #include <glib.h>
 #include <nbdkit-filter.h>
 
-#include "atomic-file.h"
 #include "clock.h"
+#include "map-aside.h"
 #include "map-table.h"
 
 /* Protects maps, warned and every field of every struct hm_map except
@@ -85,13 +84,6 @@ map_sync_and_free (gpointer data)
   g_free (map);
 }
 
-/* An array for the maps that leave the table during one call. */
-static GPtrArray *
-leaving_new (void)
-{
-  return g_ptr_array_new_with_free_func (map_sync_and_free);
-}
-
 /* Take MAP out of the table and hand it to LEAVING. */
 static void
 drop_locked (struct hm_map *map, GPtrArray *leaving)
@@ -100,27 +92,14 @@ drop_locked (struct hm_map *map, GPtrArray *leaving)
   g_ptr_array_add (leaving, map);
 }
 
-/* "CREATED-IDHEX" naming the version a map describes. */
-static char *
-version_tag (const struct hm_header *h)
-{
-  char when[17], id[13];
-
-  hm_compact_time (h->created_us, when);
-  hm_identity_hex (h->identity, 6, id);
-  return g_strdup_printf ("%s-%s", when, id);
-}
-
 /* The current map MAP describes another version than the connection
  * wants: rename its file aside, and retire it (closed once unused). */
 static void
 retire_locked (struct hm_map *map, GPtrArray *leaving)
 {
   g_autoptr (GError) err = NULL;
-  g_autofree char *tag = version_tag (&map->m.hdr);
-  char *to;
+  char *to = hm_aside_other_version (map->path, &map->m.hdr, &err);
 
-  to = file_rename_aside (map->path, tag, &err);
   if (to == NULL)
     nbdkit_error ("heatmap: %s: %s; the old map could not be kept",
                   map->path, err->message);
@@ -201,56 +180,50 @@ find_locked (const struct wanted *w, GPtrArray *leaving)
   return NULL;
 }
 
-/* Rename the file at W's path aside as PATH.TAG.  On failure log WHY
- * and that it cannot be renamed, and return NULL. */
-static char *
-set_aside_locked (const struct wanted *w, const char *tag, const char *why)
+/* The file at W's path cannot be used: TO is where it was renamed,
+ * or NULL after ERR (then log WHY and ERR once).  The path is free
+ * unless the file is still there. */
+static enum path_state
+set_aside_locked (const struct wanted *w, const char *to, const GError *err,
+                  const char *why)
 {
-  g_autoptr (GError) err = NULL;
-  char *to = file_rename_aside (w->path, tag, &err);
+  g_autofree char *msg = NULL;
 
-  if (to == NULL) {
-    g_autofree char *msg = g_strdup_printf ("%s; cannot rename it aside: %s",
-                                            why, err->message);
-    warn_once_locked (w->path, msg);
-  }
-  return to;
+  if (to != NULL)
+    return PATH_IS_FREE;
+  msg = g_strdup_printf ("%s; cannot rename it aside: %s", why, err->message);
+  warn_once_locked (w->path, msg);
+  return PATH_UNUSABLE;
 }
 
-/* The file at W's path is a valid map of another version. */
+/* The file at W's path is a valid map of another version, H. */
 static enum path_state
 set_aside_other_version_locked (const struct wanted *w,
                                 const struct hm_header *h)
 {
-  g_autofree char *tag = version_tag (h);
+  g_autoptr (GError) err = NULL;
+  g_autofree char *to = hm_aside_other_version (w->path, h, &err);
   g_autofree char *why =
     g_strdup_printf ("%s describes another image version", w->path);
-  g_autofree char *to = set_aside_locked (w, tag, why);
 
-  if (to == NULL)
-    return PATH_UNUSABLE;
-  nbdkit_debug ("heatmap: %s: image version changed since the map was "
-                "made: old map kept as %s", w->path, to);
-  return PATH_IS_FREE;
+  if (to)
+    nbdkit_debug ("heatmap: %s: image version changed since the map was "
+                  "made: old map kept as %s", w->path, to);
+  return set_aside_locked (w, to, err, why);
 }
 
-/* The file at W's path is not a valid map (STATUS; ERR says why). */
+/* The file at W's path is not a valid map (STATUS; WHY says why). */
 static enum path_state
 set_aside_invalid_locked (const struct wanted *w, enum hm_status status,
-                          const GError *err)
+                          const GError *why)
 {
-  char when[17];
-  g_autofree char *tag = NULL;
-  g_autofree char *to = NULL;
+  g_autoptr (GError) err = NULL;
+  g_autofree char *to = hm_aside_invalid (w->path, status, &err);
 
-  hm_compact_time (clock_real_us (), when);
-  tag = g_strdup_printf ("%s-%s", hm_status_name (status), when);
-  to = set_aside_locked (w, tag, err->message);
-  if (to == NULL)
-    return PATH_UNUSABLE;
-  nbdkit_error ("heatmap: %s; renamed it to %s and started a new map",
-                err->message, to);
-  return PATH_IS_FREE;
+  if (to)
+    nbdkit_error ("heatmap: %s; renamed it to %s and started a new map",
+                  why->message, to);
+  return set_aside_locked (w, to, err, why->message);
 }
 
 /* Step 2: make W's path hold a map of the wanted version (opened into
@@ -409,7 +382,8 @@ hm_table_acquire (const char *path, uint32_t shift, uint64_t image_size,
   };
   /* Freed (each map synced) when this function returns, after the lock
    * is released at the end of the { } below. */
-  g_autoptr (GPtrArray) leaving = leaving_new ();
+  g_autoptr (GPtrArray) leaving =
+    g_ptr_array_new_with_free_func (map_sync_and_free);
   struct hm_map *map;
 
   {
