@@ -26,22 +26,29 @@ refused 'ratetier: thresholds must be strictly increasing, but "(500, 4)"' \
 refused 'ratetier: expected' ratetier='1000:10;2000:5'
 refused 'ratetier: a weight must be at least 1' ratetier=1000:0
 refused 'ratetier: the tier table is empty' ratetier=
-refused 'ratetier: parameter given more than once' ratetier=1:1 ratetier=2:2
+refused 'ratetier given more than once' ratetier=1:1 ratetier=2:2
+refused 'ratetier-idle-timeout given more than once' \
+  ratetier-idle-timeout=1 ratetier-idle-timeout=2
+refused 'ratetier-state given more than once' \
+  ratetier-state="$tmp/a" ratetier-state="$tmp/b"
 refused 'ratetier-colour: unknown ratetier parameter' ratetier-colour=blue
-refused 'ratetier-key: expected "address" or "connection"' ratetier-key=ip
-refused 'ratetier-ipv4-prefix: prefix length 33 is out of range' \
+refused 'ratetier-key: expected address|connection, not "ip"' ratetier-key=ip
+refused 'ratetier-ipv4-prefix: 33 is not between 0 and 32' \
   ratetier-ipv4-prefix=33
 refused 'ratetier-ipv6-prefix' ratetier-ipv6-prefix=/64
-refused 'ratetier-max-clients: must be at least 1' ratetier-max-clients=0
-refused 'ratetier-schedule: expected "continuous" or "batch"' \
+refused 'ratetier-max-clients: 0 is not between 1' ratetier-max-clients=0
+refused 'ratetier-schedule: expected continuous|batch, not "fast"' \
   ratetier-schedule=fast
-refused 'ratetier-concurrency: must be at least 1' ratetier-concurrency=0
+refused 'ratetier-concurrency: 0 is not between 1 and 1024' \
+  ratetier-concurrency=0
 refused 'ratetier-block-size' ratetier-block-size=0
 refused 'ratetier-decay: could not parse duration' ratetier-decay=soon
 refused 'ratetier-forget-after: could not parse duration' \
   ratetier-forget-after=-1
-refused 'ratetier-status-interval: must be at least 1s' \
+refused 'ratetier-status-interval: 10ms is not between 1000ms' \
   ratetier-status-interval=10ms
+refused 'ratetier-idle-timeout: 999999999 is not between 0 and 604800' \
+  ratetier-idle-timeout=999999999
 
 # Good parameters are accepted.
 nbdkit -U - --filter="$RATETIER_FILTER" "$SANDBAG_PLUGIN" file="$tmp/disk" \

@@ -201,22 +201,6 @@ test_hash_keyed (void)
                     client_key_hash (&k, other));
 }
 
-static void
-test_parse_prefix (void)
-{
-  unsigned p;
-
-  g_assert_cmpint (client_key_parse_prefix ("ratetier-ipv4-prefix", "24",
-                                            32, &p), ==, 0);
-  g_assert_cmpuint (p, ==, 24);
-  shim_clear_error ();
-  g_assert_cmpint (client_key_parse_prefix ("ratetier-ipv4-prefix", "33",
-                                            32, &p), ==, -1);
-  g_assert_nonnull (strstr (shim_last_error (), "ratetier-ipv4-prefix"));
-  g_assert_cmpint (client_key_parse_prefix ("ratetier-ipv6-prefix", "/64",
-                                            128, &p), ==, -1);
-}
-
 int
 main (int argc, char *argv[])
 {
@@ -228,6 +212,5 @@ main (int argc, char *argv[])
   g_test_add_func ("/ratetier/client-key/per-connection", test_per_connection);
   g_test_add_func ("/ratetier/client-key/bad-address", test_bad_address);
   g_test_add_func ("/ratetier/client-key/hash-keyed", test_hash_keyed);
-  g_test_add_func ("/ratetier/client-key/parse-prefix", test_parse_prefix);
   return g_test_run ();
 }

@@ -206,20 +206,3 @@ client_key_format (const struct client_key *key, char *buf)
   }
   return buf;
 }
-
-int
-client_key_parse_prefix (const char *name, const char *value,
-                         unsigned max, unsigned *prefix)
-{
-  unsigned v;
-
-  if (nbdkit_parse_unsigned (name, value, &v) == -1)
-    return -1;
-  if (v > max) {
-    nbdkit_error ("%s: prefix length %u is out of range (0 to %u)",
-                  name, v, max);
-    return -1;
-  }
-  *prefix = v;
-  return 0;
-}

@@ -52,8 +52,8 @@ struct client_key {
 };
 
 struct client_key_config {
-  unsigned ipv4_prefix;       /* 0..32: bits of an IPv4 address kept */
-  unsigned ipv6_prefix;       /* 0..128: bits of an IPv6 address kept */
+  uint32_t ipv4_prefix;       /* 0..32: bits of an IPv4 address kept */
+  uint32_t ipv6_prefix;       /* 0..128: bits of an IPv6 address kept */
   bool per_connection;        /* ratetier-key=connection */
 };
 
@@ -87,11 +87,5 @@ extern uint64_t client_key_hash (const struct client_key *key,
  * Returns BUF.
  */
 extern char *client_key_format (const struct client_key *key, char *buf);
-
-/* Check a prefix length given as the value of parameter NAME (a
- * decimal number in [0, MAX]).  Returns 0, or nbdkit_error and -1.
- */
-extern int client_key_parse_prefix (const char *name, const char *value,
-                                    unsigned max, unsigned *prefix);
 
 #endif /* RATETIER_CLIENT_KEY_H */

@@ -34,16 +34,12 @@
 #include <nbdkit-filter.h>
 
 #include "client-key.h"
+#include "config.h"
 #include "guard.h"
 #include "peer-socket.h"
 
-/* Configuration (seconds; 0 disables), set by guard_config only. */
-static unsigned handshake_timeout = 10;
-static unsigned idle_timeout = 3600;
-static unsigned max_connections = 16;      /* per client */
-static unsigned max_handshakes = 256;      /* in the handshake, in total */
-static unsigned log_interval = 60;
-static bool seen_handshake, seen_idle, seen_max, seen_log, seen_maxhs;
+/* Configuration, copied by guard_start. */
+static struct guard_config cfg = GUARD_CONFIG_DEFAULT;
 
 /* Tick of the watchdog while nothing is closing (ms), and while a
  * closed connection waits for nbdkit to drop its descriptor. */
@@ -139,55 +135,28 @@ quit_handler (int sig)
   errno = saved_errno;
 }
 
-static int
-parse_secs (const char *key, const char *value, unsigned *out, bool *seen)
-{
-  if (*seen) {
-    nbdkit_error ("%s: given more than once", key);
-    return -1;
-  }
-  if (nbdkit_parse_unsigned (key, value, out) == -1)
-    return -1;
-  if (*out > 7 * 24 * 3600) {
-    nbdkit_error ("%s: %s is more than a week", key, value);
-    return -1;
-  }
-  *seen = true;
-  return 1;
-}
-
 int
-guard_config (const char *key, const char *value)
+guard_config (struct guard_config *c, const char *key, const char *value)
 {
   if (strcmp (key, "ratetier-handshake-timeout") == 0)
-    return parse_secs (key, value, &handshake_timeout, &seen_handshake);
-  if (strcmp (key, "ratetier-idle-timeout") == 0)
-    return parse_secs (key, value, &idle_timeout, &seen_idle);
-  if (strcmp (key, "ratetier-guard-log-interval") == 0)
-    return parse_secs (key, value, &log_interval, &seen_log);
-  if (strcmp (key, "ratetier-max-connections") == 0 ||
-      strcmp (key, "ratetier-max-handshakes") == 0) {
-    bool hs = key[13] == 'h';
-    bool *seen = hs ? &seen_maxhs : &seen_max;
-
-    if (*seen) {
-      nbdkit_error ("%s: given more than once", key);
-      return -1;
-    }
-    if (nbdkit_parse_unsigned (key, value,
-                               hs ? &max_handshakes : &max_connections) == -1)
-      return -1;
-    *seen = true;
-    return 1;
-  }
-  return 0;
+    return config_u32 (key, value, 0, GUARD_MAX_SECS, &c->handshake_timeout_s);
+  else if (strcmp (key, "ratetier-idle-timeout") == 0)
+    return config_u32 (key, value, 0, GUARD_MAX_SECS, &c->idle_timeout_s);
+  else if (strcmp (key, "ratetier-guard-log-interval") == 0)
+    return config_u32 (key, value, 0, GUARD_MAX_SECS, &c->log_interval_s);
+  else if (strcmp (key, "ratetier-max-connections") == 0)
+    return config_u32 (key, value, 0, UINT32_MAX, &c->max_connections);
+  else if (strcmp (key, "ratetier-max-handshakes") == 0)
+    return config_u32 (key, value, 0, UINT32_MAX, &c->max_handshakes);
+  else
+    return CONFIG_NOT_MINE;
 }
 
 static bool
 enabled (void)
 {
-  return handshake_timeout || idle_timeout || max_connections ||
-    max_handshakes;
+  return cfg.handshake_timeout_s || cfg.idle_timeout_s || cfg.max_connections ||
+    cfg.max_handshakes;
 }
 
 static bool
@@ -229,7 +198,7 @@ static bool
 may_log (struct guard_client *c, int64_t now)
 {
   if (c->last_log_ms &&
-      now - c->last_log_ms < (int64_t) log_interval * 1000)
+      now - c->last_log_ms < (int64_t) cfg.log_interval_s * 1000)
     return false;
   c->last_log_ms = now;
   return true;
@@ -305,11 +274,11 @@ guard_preconnect (void)
     c->key = key;
     g_hash_table_insert (clients, &c->key, c);
   }
-  if (max_handshakes && count_handshakes () >= max_handshakes) {
+  if (cfg.max_handshakes && count_handshakes () >= cfg.max_handshakes) {
     /* A limit of the whole server: logged once per interval in all. */
     static int64_t last_log_ms;
     bool log = last_log_ms == 0 ||
-      now - last_log_ms >= (int64_t) log_interval * 1000;
+      now - last_log_ms >= (int64_t) cfg.log_interval_s * 1000;
 
     if (log)
       last_log_ms = now;
@@ -323,10 +292,10 @@ guard_preconnect (void)
       nbdkit_error ("ratetier: %u connections are in the handshake "
                     "(ratetier-max-handshakes), refusing more (client %s); "
                     "not logged again for %u s",
-                    max_handshakes, name, log_interval);
+                    cfg.max_handshakes, name, cfg.log_interval_s);
     return -1;
   }
-  if (max_connections && c->conns >= max_connections) {
+  if (cfg.max_connections && c->conns >= cfg.max_connections) {
     bool log = may_log (c, now);
 
     g_mutex_unlock (&lock);
@@ -336,8 +305,8 @@ guard_preconnect (void)
     if (log)
       nbdkit_error ("ratetier: client %s has %u connections "
                     "(ratetier-max-connections), refusing more; "
-                    "not logged again for %u s", name, max_connections,
-                    log_interval);
+                    "not logged again for %u s", name, cfg.max_connections,
+                    cfg.log_interval_s);
     else
       nbdkit_debug ("ratetier: client %s at the connection cap", name);
     return -1;
@@ -469,19 +438,19 @@ tick (int64_t now, struct trip *trips, size_t max)
     }
     is_established = established (g);
     if (!g->tripped) {
-      if (!is_established && handshake_timeout &&
-          now - g->arrived_ms >= (int64_t) handshake_timeout * 1000) {
+      if (!is_established && cfg.handshake_timeout_s &&
+          now - g->arrived_ms >= (int64_t) cfg.handshake_timeout_s * 1000) {
         overdue = true;
         what = "handshake not finished";
-        secs = handshake_timeout;
+        secs = cfg.handshake_timeout_s;
         __atomic_add_fetch (&st_handshake, 1, __ATOMIC_RELAXED);
       }
-      else if (is_established && idle_timeout &&
+      else if (is_established && cfg.idle_timeout_s &&
                now - __atomic_load_n (&g->last_ms, __ATOMIC_RELAXED) >=
-               (int64_t) idle_timeout * 1000) {
+               (int64_t) cfg.idle_timeout_s * 1000) {
         overdue = true;
         what = "no request";
-        secs = idle_timeout;
+        secs = cfg.idle_timeout_s;
         __atomic_add_fetch (&st_idle, 1, __ATOMIC_RELAXED);
       }
     }
@@ -509,7 +478,7 @@ quiet_expired (gpointer k, gpointer v, gpointer now_p)
   int64_t now = *(const int64_t *) now_p;
 
   return c->conns == 0 &&
-    now - c->last_log_ms >= (int64_t) log_interval * 1000;
+    now - c->last_log_ms >= (int64_t) cfg.log_interval_s * 1000;
 }
 
 static gpointer
@@ -545,7 +514,7 @@ watchdog_main (gpointer unused)
       nbdkit_error ("ratetier: client %s: %s after %u s, connection "
                     "closed; this client's trips are not logged again "
                     "for %u s", trips[i].client, trips[i].what,
-                    trips[i].secs, log_interval);
+                    trips[i].secs, cfg.log_interval_s);
     if (n == 0 &&
         poll (&pfd, 1, now < fast_until ? FAST_TICK_MS : TICK_MS) == 1 &&
         read (wake_fd, &counter, sizeof counter) == -1) {
@@ -558,11 +527,13 @@ watchdog_main (gpointer unused)
 }
 
 int
-guard_start (const struct client_key_config *cfg)
+guard_start (const struct guard_config *config,
+              const struct client_key_config *key_config)
 {
+  cfg = *config;
   if (!enabled () || watchdog)
     return 0;
-  keycfg = *cfg;
+  keycfg = *key_config;
   keycfg.per_connection = false;
   g_mutex_lock (&lock);
   /* A per-process secret for the table's hash (see client-key.h). */

@@ -78,17 +78,35 @@ struct guard_stats {
   "ratetier-guard-log-interval=SECS Log a tripped limit at most once per\n" \
   "                                 client per SECS (default 60)."
 
-/* .config: returns 1 if KEY is one of the guard's (VALUE checked and
- * stored), 0 if it is not, -1 after nbdkit_error on a bad value or a
- * duplicate.
- */
-extern int guard_config (const char *key, const char *value);
+/* The parameters above; 0 disables a timeout or a cap. */
+struct guard_config {
+  uint32_t handshake_timeout_s;
+  uint32_t idle_timeout_s;
+  uint32_t max_connections;     /* per client */
+  uint32_t max_handshakes;      /* in the handshake, all clients */
+  uint32_t log_interval_s;
+};
 
-/* .after_fork: start the watchdog.  KEYCFG gives the prefixes (its
- * per_connection is ignored: the cap always counts by address).
- * Returns 0, or nbdkit_error and -1.
+#define GUARD_CONFIG_DEFAULT                                            \
+  { .handshake_timeout_s = 10, .idle_timeout_s = 3600,                  \
+    .max_connections = 16, .max_handshakes = 256, .log_interval_s = 60 }
+
+/* The longest timeout or log interval: a week, in seconds. */
+#define GUARD_MAX_SECS (7 * 24 * 3600)
+
+/* .config: parameter KEY=VALUE into *CONFIG if it is one of the
+ * guard's.  Returns CONFIG_OK, CONFIG_ERROR (after nbdkit_error) or
+ * CONFIG_NOT_MINE (config.h).
  */
-extern int guard_start (const struct client_key_config *keycfg);
+extern int guard_config (struct guard_config *config, const char *key,
+                         const char *value);
+
+/* .after_fork: start the watchdog with CONFIG.  KEY_CONFIG gives the
+ * prefixes (its per_connection is ignored: the cap always counts by
+ * address).  Returns 0, or nbdkit_error and -1.
+ */
+extern int guard_start (const struct guard_config *config,
+                        const struct client_key_config *key_config);
 
 /* .cleanup (or .unload): stop and join the watchdog, drop every
  * duplicate.  Safe to call when guard_start was not.

@@ -16,6 +16,7 @@
 #include <glib.h>
 #include <nbdkit-filter.h>
 
+#include "config.h"
 #include "duration.h"
 #include "housekeeping.h"
 #include "state-file.h"
@@ -41,30 +42,22 @@ housekeeping_config (struct housekeeping_config *c, const char *key,
                      const char *value)
 {
   if (strcmp (key, "ratetier-decay") == 0)
-    return duration_parse (key, value, &c->decay_ms);
-  if (strcmp (key, "ratetier-forget-after") == 0)
-    return duration_parse (key, value, &c->forget_after_ms);
-  if (strcmp (key, "ratetier-state") == 0) {
-    c->state_path = nbdkit_absolute_path (value);
-    return c->state_path ? 0 : -1;
-  }
-  if (strcmp (key, "ratetier-status") == 0) {
-    c->status_path = nbdkit_absolute_path (value);
-    return c->status_path ? 0 : -1;
-  }
-  if (strcmp (key, "ratetier-state-interval") == 0 ||
-      strcmp (key, "ratetier-status-interval") == 0) {
-    uint64_t *ms = strcmp (key, "ratetier-state-interval") == 0
-      ? &c->state_interval_ms : &c->status_interval_ms;
-    if (duration_parse (key, value, ms) == -1)
-      return -1;
-    if (*ms < 1000) {
-      nbdkit_error ("%s: must be at least 1s", key);
-      return -1;
-    }
-    return 0;
-  }
-  return 1;
+    return config_duration (key, value, 0, DURATION_MAX_MS, &c->decay_ms);
+  else if (strcmp (key, "ratetier-forget-after") == 0)
+    return config_duration (key, value, 0, DURATION_MAX_MS,
+                            &c->forget_after_ms);
+  else if (strcmp (key, "ratetier-state") == 0)
+    return config_path (key, value, &c->state_path);
+  else if (strcmp (key, "ratetier-status") == 0)
+    return config_path (key, value, &c->status_path);
+  else if (strcmp (key, "ratetier-state-interval") == 0)
+    return config_duration (key, value, 1000, DURATION_MAX_MS,
+                            &c->state_interval_ms);
+  else if (strcmp (key, "ratetier-status-interval") == 0)
+    return config_duration (key, value, 1000, DURATION_MAX_MS,
+                            &c->status_interval_ms);
+  else
+    return CONFIG_NOT_MINE;
 }
 
 struct housekeeping *

@@ -28,9 +28,9 @@
 struct housekeeping_config {
   uint64_t decay_ms;          /* half-life; 0 = counts never decay */
   uint64_t forget_after_ms;   /* 0 = idle clients are kept (until evicted) */
-  char *state_path;           /* NULL = no state file */
+  char *state_path;           /* NULL = no state file; malloc'd */
   uint64_t state_interval_ms;
-  char *status_path;          /* NULL = no status file */
+  char *status_path;          /* NULL = no status file; malloc'd */
   uint64_t status_interval_ms;
 };
 
@@ -47,9 +47,9 @@ struct housekeeping_config {
   "ratetier-status-interval=DURATION  Rewrite the status this often\n" \
   "                            (default 5s)."
 
-/* Handle parameter KEY=VALUE if it is one of the above: returns 0 if
- * taken, -1 on a bad value (nbdkit_error called), 1 if KEY is not a
- * housekeeping parameter.
+/* .config: parameter KEY=VALUE into *CONFIG if it is one of the above.
+ * Returns CONFIG_OK, CONFIG_ERROR (after nbdkit_error) or
+ * CONFIG_NOT_MINE (config.h).  The paths are free()d by the caller.
  */
 extern int housekeeping_config (struct housekeeping_config *config,
                                 const char *key, const char *value);

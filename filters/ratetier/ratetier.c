@@ -28,7 +28,7 @@
 
 #include "client-key.h"
 #include "client-table.h"
-#include "duration.h"
+#include "config.h"
 #include "guard.h"
 #include "housekeeping.h"
 #include "scheduler.h"
@@ -45,10 +45,9 @@ static uint32_t block_size = 4096;      /* bytes per block */
 static struct client_key_config key_config = CLIENT_KEY_CONFIG_DEFAULT;
 static uint32_t max_clients = 65536;    /* tracked clients at most */
 static enum sched_mode mode = SCHED_MODE_CONTINUOUS;
-static unsigned concurrency = 1;        /* slots per unit of weight */
+static uint32_t concurrency = 1;        /* slots per unit of weight */
 static struct housekeeping_config hk_config = HOUSEKEEPING_CONFIG_DEFAULT;
-static GHashTable *seen_keys;           /* parameters given, to refuse
-                                         * duplicates */
+static struct guard_config guard_cfg = GUARD_CONFIG_DEFAULT;
 
 /* State, created in .get_ready. */
 static struct client_table *table;
@@ -106,22 +105,74 @@ ratetier_unload (void)
   client_table_free (table);
   table = NULL;
   tiers_free (tiers);
-  g_free (hk_config.state_path);
-  g_free (hk_config.status_path);
-  if (seen_keys)
-    g_hash_table_destroy (seen_keys);
+  free (hk_config.state_path);
+  free (hk_config.status_path);
+  config_reset ();
+}
+
+/* ratetier-block-size: bytes, at most 1 GiB. */
+static int
+config_block_size (const char *key, const char *value)
+{
+  int64_t v;
+
+  if (config_size (key, value, 1, 1 << 30, &v) == CONFIG_ERROR)
+    return CONFIG_ERROR;
+  block_size = v;
+  return CONFIG_OK;
 }
 
 static int
-parse_u32 (const char *key, const char *value, uint32_t min, uint32_t *r)
+config_tiers (const char *key, const char *value)
 {
-  if (nbdkit_parse_uint32_t (key, value, r) == -1)
-    return -1;
-  if (*r < min) {
-    nbdkit_error ("%s: must be at least %" PRIu32, key, min);
-    return -1;
+  if (config_once (key) == CONFIG_ERROR)
+    return CONFIG_ERROR;
+  tiers = tiers_parse (value);
+  return tiers ? CONFIG_OK : CONFIG_ERROR;
+}
+
+/* ratetier-key and ratetier-schedule, in the order of their meanings. */
+static const char *const key_choices[] = { "address", "connection", NULL };
+static const char *const schedule_choices[] = {
+  [SCHED_MODE_CONTINUOUS] = "continuous", [SCHED_MODE_BATCH] = "batch", NULL
+};
+
+static int
+config_key (const char *key, const char *value)
+{
+  unsigned i;
+
+  if (config_choice (key, value, key_choices, &i) == CONFIG_ERROR)
+    return CONFIG_ERROR;
+  key_config.per_connection = i == 1;
+  return CONFIG_OK;
+}
+
+static int
+config_schedule (const char *key, const char *value)
+{
+  unsigned i;
+
+  if (config_choice (key, value, schedule_choices, &i) == CONFIG_ERROR)
+    return CONFIG_ERROR;
+  mode = i;
+  return CONFIG_OK;
+}
+
+/* Parameters of the parts (the guard, housekeeping), then unknown. */
+static int
+config_parts (const char *key, const char *value)
+{
+  int r = guard_config (&guard_cfg, key, value);
+
+  if (r == CONFIG_NOT_MINE)
+    r = housekeeping_config (&hk_config, key, value);
+  if (r == CONFIG_NOT_MINE) {
+    nbdkit_error ("%s: unknown ratetier parameter (see "
+                  "nbdkit-ratetier-filter(1))", key);
+    r = CONFIG_ERROR;
   }
-  return 0;
+  return r;
 }
 
 static int
@@ -131,83 +182,24 @@ ratetier_config (nbdkit_next_config *next, nbdkit_backend *nxdata,
   if (strcmp (key, "ratetier") != 0 && strncmp (key, "ratetier-", 9) != 0)
     return next (nxdata, key, value);
 
-  if (seen_keys == NULL)
-    seen_keys = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
-  if (g_hash_table_contains (seen_keys, key)) {
-    nbdkit_error ("%s: parameter given more than once", key);
-    return -1;
-  }
-  g_hash_table_add (seen_keys, g_strdup (key));
-
-  if (strcmp (key, "ratetier") == 0) {
-    tiers = tiers_parse (value);
-    return tiers ? 0 : -1;
-  }
-  else if (strcmp (key, "ratetier-block-size") == 0) {
-    int64_t r = nbdkit_parse_size (value);
-    if (r == -1)
-      return -1;
-    if (r < 1 || r > (1 << 30)) {
-      nbdkit_error ("%s: must be between 1 and 1G bytes", key);
-      return -1;
-    }
-    block_size = r;
-    return 0;
-  }
-  else if (strcmp (key, "ratetier-key") == 0) {
-    if (strcmp (value, "address") == 0)
-      key_config.per_connection = false;
-    else if (strcmp (value, "connection") == 0)
-      key_config.per_connection = true;
-    else {
-      nbdkit_error ("%s: expected \"address\" or \"connection\", not \"%s\"",
-                    key, value);
-      return -1;
-    }
-    return 0;
-  }
+  if (strcmp (key, "ratetier") == 0)
+    return config_tiers (key, value);
+  else if (strcmp (key, "ratetier-block-size") == 0)
+    return config_block_size (key, value);
+  else if (strcmp (key, "ratetier-key") == 0)
+    return config_key (key, value);
   else if (strcmp (key, "ratetier-ipv4-prefix") == 0)
-    return client_key_parse_prefix (key, value, 32, &key_config.ipv4_prefix);
+    return config_u32 (key, value, 0, 32, &key_config.ipv4_prefix);
   else if (strcmp (key, "ratetier-ipv6-prefix") == 0)
-    return client_key_parse_prefix (key, value, 128, &key_config.ipv6_prefix);
+    return config_u32 (key, value, 0, 128, &key_config.ipv6_prefix);
   else if (strcmp (key, "ratetier-max-clients") == 0)
-    return parse_u32 (key, value, 1, &max_clients);
-  else if (strcmp (key, "ratetier-schedule") == 0) {
-    if (strcmp (value, "continuous") == 0)
-      mode = SCHED_MODE_CONTINUOUS;
-    else if (strcmp (value, "batch") == 0)
-      mode = SCHED_MODE_BATCH;
-    else {
-      nbdkit_error ("%s: expected \"continuous\" or \"batch\", not \"%s\"",
-                    key, value);
-      return -1;
-    }
-    return 0;
-  }
-  else if (strcmp (key, "ratetier-concurrency") == 0) {
-    uint32_t c;
-    if (parse_u32 (key, value, 1, &c) == -1)
-      return -1;
-    if (c > 1024) {
-      nbdkit_error ("%s: must be at most 1024", key);
-      return -1;
-    }
-    concurrency = c;
-    return 0;
-  }
-  else {
-    int r = guard_config (key, value);
-
-    if (r != 0)
-      return r == 1 ? 0 : -1;
-    r = housekeeping_config (&hk_config, key, value);
-    if (r == 1) {
-      nbdkit_error ("%s: unknown ratetier parameter (see "
-                    "nbdkit-ratetier-filter(1))", key);
-      return -1;
-    }
-    return r;
-  }
+    return config_u32 (key, value, 1, UINT32_MAX, &max_clients);
+  else if (strcmp (key, "ratetier-schedule") == 0)
+    return config_schedule (key, value);
+  else if (strcmp (key, "ratetier-concurrency") == 0)
+    return config_u32 (key, value, 1, 1024, &concurrency);
+  else
+    return config_parts (key, value);
 }
 
 static int
@@ -299,7 +291,7 @@ ratetier_after_fork (nbdkit_backend *nxdata)
 {
   if (housekeeping_start (hk) == -1)
     return -1;
-  return guard_start (&key_config);
+  return guard_start (&guard_cfg, &key_config);
 }
 
 static void
