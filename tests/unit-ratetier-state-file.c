@@ -1,7 +1,8 @@
 /* Unit test: the ratetier state file (filters/ratetier/state-file.c).
  *
  * Round trip; every kind of damage refused before any record is
- * handed out; files: missing means empty, corrupt is moved aside.
+ * handed out; files: missing means empty, corrupt or larger than the
+ * table allows is moved aside.
  */
 #include <errno.h>
 #include <stdint.h>
@@ -49,8 +50,10 @@ struct collected {
 };
 
 static void
-collect (void *opaque, const struct state_record *r)
+collect (void *opaque, const struct state_header *h,
+         const struct state_record *r)
 {
+  g_assert_cmpint (h->saved_at, ==, hdr.saved_at);
   g_array_append_val (((struct collected *) opaque)->recs, *r);
 }
 
@@ -190,20 +193,28 @@ test_files (void)
 
   /* Missing: empty, no error. */
   shim_clear_error ();
-  g_assert_cmpint (state_file_load (path, &hdr, collect, &c), ==, 0);
+  g_assert_cmpint (state_file_load (path, &hdr, 3, collect, &c), ==, 0);
   g_assert_cmpuint (c.recs->len, ==, 0);
   g_assert_cmpstr (shim_last_error (), ==, "");
 
   /* Saved, then loaded. */
   g_assert_cmpint (state_file_save (path, &hdr, recs, 3), ==, 0);
-  g_assert_cmpint (state_file_load (path, &hdr, collect, &c), ==, 0);
+  g_assert_cmpint (state_file_load (path, &hdr, 3, collect, &c), ==, 0);
   g_assert_cmpuint (c.recs->len, ==, 3);
   g_array_set_size (c.recs, 0);
+
+  /* Larger than 2 records: moved aside unread, nothing loaded. */
+  shim_clear_error ();
+  g_assert_cmpint (state_file_load (path, &hdr, 2, collect, &c), ==, 0);
+  g_assert_cmpuint (c.recs->len, ==, 0);
+  g_assert_nonnull (strstr (shim_last_error (), "larger than 144 bytes"));
+  g_assert_nonnull (strstr (shim_last_error (), "moved it aside"));
+  g_assert_false (g_file_test (path, G_FILE_TEST_EXISTS));
 
   /* Corrupt: moved aside with a message, nothing loaded. */
   g_assert_true (g_file_set_contents (path, "garbage\n", -1, NULL));
   shim_clear_error ();
-  g_assert_cmpint (state_file_load (path, &hdr, collect, &c), ==, 0);
+  g_assert_cmpint (state_file_load (path, &hdr, 3, collect, &c), ==, 0);
   g_assert_cmpuint (c.recs->len, ==, 0);
   g_assert_nonnull (strstr (shim_last_error (), "moved it aside"));
   g_assert_false (g_file_test (path, G_FILE_TEST_EXISTS));
@@ -214,7 +225,7 @@ test_files (void)
       aside++;
     g_unlink (p);
   }
-  g_assert_cmpint (aside, ==, 1);
+  g_assert_cmpint (aside, ==, 2);
   g_rmdir (dir);
   g_array_free (c.recs, TRUE);
 }

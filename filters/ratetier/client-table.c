@@ -307,6 +307,12 @@ client_table_connections (struct client_table *t, const struct client *c)
   return r;
 }
 
+uint32_t
+client_table_capacity (const struct client_table *t)
+{
+  return t->max;                /* immutable */
+}
+
 bool
 client_table_restore (struct client_table *t, const struct client_key *key,
                       uint64_t delivered_units, int64_t last_seen)
@@ -315,6 +321,7 @@ client_table_restore (struct client_table *t, const struct client_key *key,
   uint32_t s, n;
   bool r = true;
 
+  delivered_units = MIN (delivered_units, CLIENT_MAX_UNITS);
   g_mutex_lock (&t->lock);
   s = find_slot (t, key);
   n = t->slots[s];

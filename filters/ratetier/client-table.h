@@ -46,6 +46,13 @@
  */
 #define CLIENT_UNITS_PER_BLOCK 256
 
+/* The largest delivered count a client starts with (restored from a
+ * file): 2^63 - 1 units, so that adding every request the client will
+ * ever make (2^40 units at most each) can never wrap it around to a
+ * light client's count.
+ */
+#define CLIENT_MAX_UNITS ((uint64_t) INT64_MAX)
+
 struct client {
   struct client_key key;      /* immutable while the entry is in use */
   uint64_t delivered;         /* 1/256 blocks served; atomic access only */
@@ -92,8 +99,13 @@ extern void client_table_disconnect (struct client_table *t,
 extern uint32_t client_table_connections (struct client_table *t,
                                           const struct client *c);
 
-/* Add a client without a connection (restoring saved state).  If KEY is
- * already present, its delivered count becomes the larger of the two.
+/* The MAX_CLIENTS the table was made for. */
+extern uint32_t client_table_capacity (const struct client_table *t);
+
+/* Add a client without a connection (restoring saved state), with
+ * DELIVERED_UNITS (at most CLIENT_MAX_UNITS: larger is taken as that).
+ * If KEY is already present, its delivered count becomes the larger of
+ * the two.
  * When the table is full the least recently seen idle client makes
  * room, unless it was seen more recently than LAST_SEEN, in which case
  * nothing is added.  Returns true if the entry was added or updated.

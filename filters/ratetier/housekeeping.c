@@ -11,11 +11,11 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <string.h>
-#include <time.h>
 
 #include <glib.h>
 #include <nbdkit-filter.h>
 
+#include "clock.h"
 #include "config.h"
 #include "duration.h"
 #include "housekeeping.h"
@@ -90,12 +90,6 @@ housekeeping_free (struct housekeeping *hk)
   g_free (hk);
 }
 
-static int64_t
-mono_s (void)
-{
-  return g_get_monotonic_time () / G_USEC_PER_SEC;
-}
-
 /* 2^(-ms / half-life) */
 static double
 decay_factor (const struct housekeeping *hk, double ms)
@@ -110,33 +104,51 @@ header (const struct housekeeping *hk)
     .block_size = hk->block_size,
     .ipv4_prefix = hk->key_config.ipv4_prefix,
     .ipv6_prefix = hk->key_config.ipv6_prefix,
-    .saved_at = (int64_t) time (NULL),
+    .saved_at = clock_real_s (),
   };
   return h;
 }
 
 /* --- loading ----------------------------------------------------------- */
 
+/* The file's values are not trusted to be sensible (only to be
+ * canonical, state-file.h): every sum below saturates, and nothing is
+ * multiplied into milliseconds.
+ */
 struct load {
   struct housekeeping *hk;
-  int64_t downtime;             /* seconds since the file was saved */
+  int64_t now_real;             /* wall clock, seconds */
   int64_t now;                  /* monotonic seconds */
+  uint64_t downtime;            /* seconds since the file was saved */
   size_t restored, skipped;
 };
 
+/* Seconds from THEN to NOW, 0 if THEN is later.  The difference of two
+ * int64_t is exact in uint64_t arithmetic when it is positive. */
+static uint64_t
+seconds_since (int64_t then, int64_t now)
+{
+  return then >= now ? 0 : (uint64_t) now - (uint64_t) then;
+}
+
 static void
-restore_one (void *opaque, const struct state_record *r)
+restore_one (void *opaque, const struct state_header *h,
+             const struct state_record *r)
 {
   struct load *l = opaque;
   const struct housekeeping_config *c = &l->hk->config;
-  uint64_t idle = r->idle + (uint64_t) l->downtime;
-  uint64_t delivered = r->delivered;
+  uint64_t idle;                /* seconds, at now */
+  uint64_t delivered = MIN (r->delivered, CLIENT_MAX_UNITS);
 
-  if (c->forget_after_ms && idle * 1000 >= c->forget_after_ms) {
+  l->downtime = seconds_since (h->saved_at, l->now_real);
+  if (!g_uint64_checked_add (&idle, r->idle, l->downtime))
+    idle = UINT64_MAX;
+  /* idle * 1000 >= forget_after_ms, without the product. */
+  if (c->forget_after_ms && idle >= (c->forget_after_ms + 999) / 1000) {
     l->skipped++;
     return;
   }
-  if (c->decay_ms)
+  if (c->decay_ms)              /* <= 2^63 x a factor <= 1: no overflow */
     delivered = (uint64_t) ((double) delivered *
                             decay_factor (l->hk, l->downtime * 1000.0));
   if (client_table_restore (l->hk->table, &r->key, delivered,
@@ -146,36 +158,23 @@ restore_one (void *opaque, const struct state_record *r)
     l->skipped++;
 }
 
-/* A first pass finds saved_at, so that the downtime is known before the
- * records are restored.
- */
-static void
-ignore_record (void *opaque, const struct state_record *r)
-{
-}
-
 int
 housekeeping_load (struct housekeeping *hk)
 {
-  struct state_header expect = header (hk), h;
-  struct load l = { .hk = hk, .now = mono_s () };
-  g_autofree char *data = NULL;
-  gsize len;
-  const char *why;
+  struct state_header expect = header (hk);
+  struct load l = {
+    .hk = hk, .now_real = expect.saved_at, .now = clock_mono_s (),
+  };
 
   if (hk->config.state_path == NULL)
     return 0;
-  /* Learn saved_at; any problem is reported by state_file_load below. */
-  if (g_file_get_contents (hk->config.state_path, &data, &len, NULL) &&
-      state_decode ((const uint8_t *) data, len, &expect, &h,
-                    ignore_record, NULL, &why) == 0)
-    l.downtime = MAX (0, expect.saved_at - h.saved_at);
-  if (state_file_load (hk->config.state_path, &expect, restore_one, &l)
+  if (state_file_load (hk->config.state_path, &expect,
+                       client_table_capacity (hk->table), restore_one, &l)
       == -1)
     return -1;
   if (l.restored || l.skipped)
     nbdkit_debug ("ratetier-state: restored %zu clients, skipped %zu "
-                  "(forgotten, or no room), down for %" PRId64 "s",
+                  "(forgotten, or no room), down for %" PRIu64 "s",
                   l.restored, l.skipped, l.downtime);
   return 0;
 }
@@ -207,7 +206,7 @@ save_state (struct housekeeping *hk)
 {
   struct snapshot s = {
     .records = g_array_new (FALSE, FALSE, sizeof (struct state_record)),
-    .now = mono_s (),
+    .now = clock_mono_s (),
   };
   struct state_header h = header (hk);
 
@@ -239,14 +238,14 @@ run (gpointer opaque)
 {
   struct housekeeping *hk = opaque;
   const struct housekeeping_config *c = &hk->config;
-  int64_t now = g_get_monotonic_time () / 1000;   /* milliseconds */
+  int64_t now = clock_mono_ms ();
   int64_t last_decay = now, next_status = now, next_state =
     now + c->state_interval_ms;
 
   g_mutex_lock (&hk->lock);
   while (!hk->stop) {
     g_mutex_unlock (&hk->lock);
-    now = g_get_monotonic_time () / 1000;
+    now = clock_mono_ms ();
 
     if (c->decay_ms && now - last_decay >= (int64_t) hk->decay_step_ms) {
       client_table_decay (hk->table,
@@ -255,7 +254,7 @@ run (gpointer opaque)
     }
     if (c->forget_after_ms)
       client_table_forget_idle (hk->table,
-                                mono_s () - (int64_t) (c->forget_after_ms
+                                clock_mono_s () - (int64_t) (c->forget_after_ms
                                                        / 1000));
     if (c->status_path && now >= next_status) {
       write_status (hk);

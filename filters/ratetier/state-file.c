@@ -9,15 +9,13 @@
 #include <inttypes.h>
 #include <stdbool.h>
 #include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include <glib.h>
 #include <nbdkit-filter.h>
 
 #include "atomic-file.h"
+#include "clock.h"
 #include "state-file.h"
 
 G_STATIC_ASSERT (sizeof (struct client_key) == 24);
@@ -68,9 +66,7 @@ GByteArray *
 state_encode (const struct state_header *h, const struct state_record *r,
               size_t n)
 {
-  GByteArray *b = g_byte_array_sized_new (STATE_HEADER_SIZE
-                                          + n * STATE_RECORD_SIZE
-                                          + STATE_TRAILER_SIZE);
+  GByteArray *b = g_byte_array_sized_new (state_file_size (n));
   uint8_t digest[32];
   size_t i;
 
@@ -193,42 +189,23 @@ state_decode (const uint8_t *data, size_t len,
   }
   for (i = 0; i < h->count; i++) {
     get_record (data + STATE_HEADER_SIZE + i * STATE_RECORD_SIZE, &r);
-    fn (opaque, &r);
+    fn (opaque, h, &r);
   }
   return 0;
 }
 
-int
-state_file_load (const char *path, const struct state_header *expect,
-                 state_record_fn *fn, void *opaque)
+/* Set PATH aside as FILE.bad-TIME after WHY, and start empty. */
+static int
+set_aside (const char *path, const char *why)
 {
-  g_autofree char *data = NULL;
+  g_autofree char *tag = g_strdup_printf ("bad-%" PRId64, clock_real_s ());
   g_autofree char *aside = NULL;
   g_autoptr (GError) error = NULL;
-  struct state_header h;
-  const char *why;
-  gsize len;
 
-  if (!g_file_get_contents (path, &data, &len, &error)) {
-    if (g_error_matches (error, G_FILE_ERROR, G_FILE_ERROR_NOENT)) {
-      nbdkit_debug ("ratetier-state: %s does not exist yet: "
-                    "starting with empty counters", path);
-      return 0;
-    }
-    nbdkit_error ("ratetier-state: %s", error->message);
-    return -1;
-  }
-  if (state_decode ((const uint8_t *) data, len, expect, &h, fn, opaque,
-                    &why) == 0) {
-    nbdkit_debug ("ratetier-state: %s: loaded %" PRIu32 " clients",
-                  path, h.count);
-    return 0;
-  }
-
-  aside = g_strdup_printf ("%s.bad-%" PRId64, path, (int64_t) time (NULL));
-  if (rename (path, aside) == -1) {
-    nbdkit_error ("ratetier-state: %s: %s, and it cannot be moved aside "
-                  "to %s: %m", path, why, aside);
+  aside = file_rename_aside (path, tag, &error);
+  if (aside == NULL) {
+    nbdkit_error ("ratetier-state: %s: %s, and it cannot be moved aside: %s",
+                  path, why, error->message);
     return -1;
   }
   nbdkit_error ("ratetier-state: %s: %s; moved it aside to %s and "
@@ -237,13 +214,49 @@ state_file_load (const char *path, const struct state_header *expect,
 }
 
 int
+state_file_load (const char *path, const struct state_header *expect,
+                 size_t max_records, state_record_fn *fn, void *opaque)
+{
+  g_autofree uint8_t *data = NULL;
+  g_autofree char *too_large = NULL;
+  g_autoptr (GError) error = NULL;
+  struct state_header h;
+  const char *why;
+  size_t len, max_len = state_file_size (max_records);
+
+  if (file_read_bounded (path, max_len, &data, &len, &error) == -1) {
+    if (g_error_matches (error, G_FILE_ERROR, G_FILE_ERROR_NOENT)) {
+      nbdkit_debug ("ratetier-state: %s does not exist yet: "
+                    "starting with empty counters", path);
+      return 0;
+    }
+    if (g_error_matches (error, G_FILE_ERROR, G_FILE_ERROR_FAILED)) {
+      /* Larger than max_len: more clients than this table can hold. */
+      too_large = g_strdup_printf ("larger than %zu bytes: more clients "
+                                   "than ratetier-max-clients=%zu",
+                                   max_len, max_records);
+      return set_aside (path, too_large);
+    }
+    nbdkit_error ("ratetier-state: %s", error->message);
+    return -1;
+  }
+  if (state_decode (data, len, expect, &h, fn, opaque, &why) == -1)
+    return set_aside (path, why);
+  nbdkit_debug ("ratetier-state: %s: loaded %" PRIu32 " clients",
+                path, h.count);
+  return 0;
+}
+
+int
 state_file_save (const char *path, const struct state_header *h,
                  const struct state_record *r, size_t n)
 {
-  GByteArray *b = state_encode (h, r, n);
-  int ret;
+  g_autoptr (GByteArray) b = state_encode (h, r, n);
+  g_autoptr (GError) error = NULL;
 
-  ret = atomic_file_write ("ratetier-state", path, b->data, b->len, true);
-  g_byte_array_unref (b);
-  return ret;
+  if (atomic_file_replace (path, b->data, b->len, 0644, true, &error) == -1) {
+    nbdkit_error ("ratetier-state: %s", error->message);
+    return -1;
+  }
+  return 0;
 }

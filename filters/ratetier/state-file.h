@@ -26,9 +26,11 @@
  *
  * state_decode is pure and checks everything before trusting anything;
  * it is meant to be fuzzed.  state_file_load handles the file: a
- * missing file is an empty state; a corrupt, foreign or incompatible
- * file is renamed to FILE.bad-TIMESTAMP with an error in the log, and
- * the filter starts empty.
+ * missing file is an empty state; a corrupt, foreign, incompatible or
+ * oversized file is renamed to FILE.bad-TIMESTAMP (atomic-file.h's
+ * file_rename_aside, which never replaces a file) with an error in the
+ * log, and the filter starts empty.  state_file_save replaces the file
+ * atomically and durably (atomic_file_replace).
  */
 #ifndef RATETIER_STATE_FILE_H
 #define RATETIER_STATE_FILE_H
@@ -65,8 +67,16 @@ struct state_record {
 extern GByteArray *state_encode (const struct state_header *h,
                                  const struct state_record *r, size_t n);
 
-/* Called for each record of a decoded file. */
-typedef void state_record_fn (void *opaque, const struct state_record *r);
+/* Called for each record R of a decoded file whose header is H. */
+typedef void state_record_fn (void *opaque, const struct state_header *h,
+                              const struct state_record *r);
+
+/* Bytes of a file of N records. */
+static inline size_t
+state_file_size (size_t n)
+{
+  return STATE_HEADER_SIZE + n * STATE_RECORD_SIZE + STATE_TRAILER_SIZE;
+}
 
 /* Decode DATA (LEN bytes).  If EXPECT is not NULL, its block_size and
  * prefixes must match the file's.  On success fill *H, call FN on every
@@ -79,11 +89,14 @@ extern int state_decode (const uint8_t *data, size_t len,
                          state_record_fn *fn, void *opaque,
                          const char **why);
 
-/* Load PATH as above.  Returns 0 (loaded, missing, or set aside), or
- * -1 if PATH cannot be read or set aside (nbdkit_error called).
+/* Load PATH as above.  A file of more than MAX_RECORDS records (the
+ * most the client table holds) is set aside like a corrupt one without
+ * being read.  Returns 0 (loaded, missing, or set aside), or -1 if
+ * PATH cannot be read or set aside (nbdkit_error called).
  */
 extern int state_file_load (const char *path,
                             const struct state_header *expect,
+                            size_t max_records,
                             state_record_fn *fn, void *opaque);
 
 /* Save atomically and durably.  Returns 0, or -1 with nbdkit_error. */

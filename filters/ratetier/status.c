@@ -125,11 +125,13 @@ status_write (const char *path, const struct sched_tier_stats *t,
               size_t ntiers, const struct client_table_stats *clients,
               const struct guard_stats *guard)
 {
-  GString *s = g_string_new (NULL);
-  int r;
+  g_autoptr (GString) s = g_string_new (NULL);
+  g_autoptr (GError) error = NULL;
 
   status_format (s, t, ntiers, clients, guard);
-  r = atomic_file_write ("ratetier-status", path, s->str, s->len, false);
-  g_string_free (s, TRUE);
-  return r;
+  if (atomic_file_replace (path, s->str, s->len, 0644, false, &error) == -1) {
+    nbdkit_error ("ratetier-status: %s", error->message);
+    return -1;
+  }
+  return 0;
 }

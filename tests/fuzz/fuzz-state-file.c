@@ -24,7 +24,8 @@
 int LLVMFuzzerTestOneInput (const uint8_t *data, size_t size);
 
 static void
-collect (void *opaque, const struct state_record *r)
+collect (void *opaque, const struct state_header *h,
+         const struct state_record *r)
 {
   g_array_append_val ((GArray *) opaque, *r);
 }
