@@ -36,16 +36,25 @@
  * next read sees end of file and it ends the connection the usual way.
  *
  * Holding a duplicate keeps the socket open after nbdkit closes its own
- * descriptor, so the duplicate must go as soon as nbdkit is done: in
- * .close of the established handle, or, for a connection that never got
- * that far (refused, broken or timed out in the handshake), when the
- * watchdog sees that no other descriptor of the process refers to the
- * socket any more (it compares socket inodes, once per tick).
+ * descriptor, so the duplicate must go as soon as nbdkit is done: the
+ * watchdog drops it when it sees that nbdkit's descriptor no longer
+ * refers to the socket (it compares socket inodes, once per tick, and
+ * every few milliseconds for a second after a .close).
  *
- * Threads: one watchdog thread, started in .after_fork and stopped (and
- * joined) in .cleanup within one tick, so that it never delays SIGTERM.
- * One mutex protects the table of tracked connections and the per-client
- * counts; the request path (guard_activity) only stores a timestamp.
+ * Files: guard.c (parameters, start and stop, .preconnect: identifying
+ * the connection and reporting the verdict), guard-conns.c (the tracked
+ * connections, the caps and deadlines, and the per-handle calls below),
+ * guard-watchdog.c (the thread and the quit signals).
+ *
+ * Threads and locks: one watchdog thread, started in .after_fork and
+ * stopped (and joined) in .cleanup within one tick.  guard-conns.c's one
+ * mutex protects the tracked connections and the per-client counts; the
+ * per-handle calls take no lock (guard_activity, on the request path,
+ * only stores a timestamp).
+ *
+ * Lifetime: a struct guard_conn stays valid until nbdkit has closed the
+ * connection's socket, so for every handle of that connection (see
+ * guard-conns.h), and until guard_unload.
  */
 #ifndef RATETIER_GUARD_H
 #define RATETIER_GUARD_H
@@ -53,6 +62,7 @@
 #include <stdint.h>
 
 #include "client-key.h"
+#include "secret.h"
 
 struct guard_conn;
 
@@ -103,25 +113,28 @@ extern int guard_config (struct guard_config *config, const char *key,
 
 /* .after_fork: start the watchdog with CONFIG.  KEY_CONFIG gives the
  * prefixes (its per_connection is ignored: the cap always counts by
- * address).  Returns 0, or nbdkit_error and -1.
+ * address); SECRET keys the hash of the client table.  Returns 0, or
+ * nbdkit_error and -1.  Does nothing if every limit is disabled.
  */
 extern int guard_start (const struct guard_config *config,
-                        const struct client_key_config *key_config);
+                        const struct client_key_config *key_config,
+                        const uint8_t secret[SECRET_BYTES]);
 
-/* .cleanup (or .unload): stop and join the watchdog, drop every
- * duplicate.  Safe to call when guard_start was not.
+/* .cleanup: stop and join the watchdog, drop every duplicate.  Safe to
+ * call when guard_start was not, and more than once.
  */
 extern void guard_stop (void);
 
-/* .preconnect, before calling next: track this connection, or refuse
- * it (-1, the caller returns -1) when its client is at the cap.
- */
-extern int guard_preconnect (void);
+/* .unload: guard_stop, then free every entry. */
+extern void guard_unload (void);
 
-/* .open: this connection's tracking entry (NULL if untracked); keep it
- * in the handle and pass it to the calls below, which accept NULL.
+/* .preconnect, before calling next: track this connection and set
+ * *CONN to its entry (NULL if it cannot be tracked), or refuse it (-1,
+ * the caller returns -1) when a cap is reached.  The caller hands
+ * *CONN to the connection's handles (.open), which pass it to the
+ * calls below; they accept NULL.
  */
-extern struct guard_conn *guard_open (void);
+extern int guard_preconnect (struct guard_conn **conn);
 
 /* .prepare / .finalize: the handle enters / leaves transmission (an
  * NBD_OPT_INFO handle is prepared and finalized during the handshake;
@@ -130,8 +143,8 @@ extern struct guard_conn *guard_open (void);
 extern void guard_prepare (struct guard_conn *g);
 extern void guard_finalize (struct guard_conn *g);
 
-/* .close: if this was the established handle, the connection is over;
- * its duplicate and its place in the client's count are released now.
+/* .close: the connection may be over; its duplicate and its place in
+ * the client's count are released as soon as nbdkit closes the socket.
  */
 extern void guard_close (struct guard_conn *g);
 

@@ -6,13 +6,21 @@
  * goes next), housekeeping.c (decay, forgetting, the state and status
  * files, on a background thread).  See nbdkit-ratetier-filter.pod.
  *
- * Connections: a connection is counted against its client from
- * .preconnect (before the handshake) to .close, or to the end of the
- * connection thread if the handshake never completes.  The client is
- * kept in a thread-local between the two, because .preconnect and
- * .open run on the connection's own thread and cannot otherwise share
- * data.  The handle caches the client so the request path never looks
- * it up.
+ * Connections: a connection is counted against its client from .open
+ * to .close; the handle keeps the client, so the request path never
+ * looks it up.  What .preconnect learns for .open (the guard's entry for
+ * the connection) is handed over in one thread-local, preconnect_guard,
+ * below.
+ *
+ * Lifetimes: nbdkit calls .cleanup and .unload only once every
+ * connection thread has returned (server/sockets.c waits for them), and
+ * without calling .close for connections still open at that point.
+ * Every callback of this filter has returned by then, the background
+ * threads are joined in .cleanup, and the filter registers no code that
+ * runs when a thread exits (which happens after nbdkit has counted the
+ * thread out, so it could run after .unload, or after nbdkit has
+ * unloaded the filter: test-ratetier-unload.sh).  So .unload frees
+ * everything.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -28,10 +36,12 @@
 
 #include "client-key.h"
 #include "client-table.h"
+#include "clock.h"
 #include "config.h"
 #include "guard.h"
 #include "housekeeping.h"
 #include "scheduler.h"
+#include "secret.h"
 #include "tiers.h"
 
 /* -D ratetier.sched=1: trace every scheduling decision. */
@@ -54,56 +64,32 @@ static struct client_table *table;
 static struct sched *sched;
 static struct housekeeping *hk;
 
+/* Keys the hash tables of clients (the client table, the guard's):
+ * set in .get_ready. */
+static uint8_t secret[SECRET_BYTES];
+
 /* Connection numbers for ratetier-key=connection; atomic. */
 static uint64_t next_connection = 1;
 
-/* The client of the connection this thread serves, between .preconnect
- * and .close; releasing it counts the connection out.
+/* The guard's entry for this thread's connection (guard.h; NULL if
+ * untracked), from .preconnect to the connection's .open calls, which
+ * nbdkit runs on the same thread.  No destructor: see Lifetimes above.
  */
-static void release_client (gpointer c);
-static GPrivate thread_client = G_PRIVATE_INIT (release_client);
-
-/* Connections counted in through thread_client and not yet counted
- * out; atomic.  A connection that never reaches .close is counted out
- * when its thread exits, which nbdkit does not wait for: .unload waits
- * for this to drop to zero before freeing the table.
- */
-static unsigned thread_clients;
+static GPrivate preconnect_guard = G_PRIVATE_INIT (NULL);
 
 struct handle {
-  struct client *client;
+  struct client *client;        /* counted in from .open to .close */
   struct guard_conn *guard;     /* guard.h; NULL if not tracked */
 };
-
-/* Seconds on the monotonic clock: the client table's time. */
-static int64_t
-now_s (void)
-{
-  return g_get_monotonic_time () / G_USEC_PER_SEC;
-}
-
-static void
-release_client (gpointer c)
-{
-  if (c && table)
-    client_table_disconnect (table, c, now_s ());
-  if (c)
-    __atomic_sub_fetch (&thread_clients, 1, __ATOMIC_RELEASE);
-}
 
 static void
 ratetier_unload (void)
 {
-  int i;
-
-  /* Let exiting connection threads count themselves out (1 s at most). */
-  for (i = 0; i < 1000 &&
-         __atomic_load_n (&thread_clients, __ATOMIC_ACQUIRE) > 0; i++)
-    g_usleep (1000);
+  /* No callback or thread of ours runs any more: see Lifetimes. */
+  guard_unload ();
   housekeeping_free (hk);
   sched_free (sched);
   client_table_free (table);
-  table = NULL;
   tiers_free (tiers);
   free (hk_config.state_path);
   free (hk_config.status_path);
@@ -263,18 +249,13 @@ still_wanted (void)
 static int
 ratetier_get_ready (int thread_model)
 {
-  uint8_t secret[16];
   struct sched_config sc = {
     .tiers = tiers, .mode = mode, .concurrency = concurrency,
     .slice_ms = 200, .alive = still_wanted, .trace = trace_sched,
   };
   g_autofree char *t = tiers_format (tiers);
-  size_t i;
 
-  for (i = 0; i < sizeof secret; i += 4) {
-    guint32 r = g_random_int ();
-    memcpy (&secret[i], &r, 4);
-  }
+  secret_generate (secret);
   table = client_table_new (max_clients, secret);
   sched = sched_new (&sc);
   hk = housekeeping_new (&hk_config, table, sched, tiers, key_config,
@@ -291,7 +272,7 @@ ratetier_after_fork (nbdkit_backend *nxdata)
 {
   if (housekeeping_start (hk) == -1)
     return -1;
-  return guard_start (&guard_cfg, &key_config);
+  return guard_start (&guard_cfg, &key_config, secret);
 }
 
 static void
@@ -306,19 +287,17 @@ ratetier_cleanup (nbdkit_backend *nxdata)
 }
 
 /* Find (or add) the client of the current connection and count the
- * connection, unless this thread has already done so.
+ * connection in.  NULL after nbdkit_error if it cannot be told or the
+ * table has no room.
  */
 static struct client *
 connect_client (void)
 {
-  struct client *c = g_private_get (&thread_client);
   struct sockaddr_storage ss;
   socklen_t len = sizeof ss;
   struct client_key key;
   int64_t uid = -1;
 
-  if (c)
-    return c;
   if (!key_config.per_connection) {
     if (nbdkit_peer_name ((struct sockaddr *) &ss, &len) == -1)
       return NULL;
@@ -331,23 +310,19 @@ connect_client (void)
                                                     __ATOMIC_RELAXED),
                                 &key) == -1)
     return NULL;
-  c = client_table_connect (table, &key, now_s ());
-  if (c) {
-    __atomic_add_fetch (&thread_clients, 1, __ATOMIC_RELAXED);
-    g_private_set (&thread_client, c);
-  }
-  return c;
+  return client_table_connect (table, &key, clock_mono_s ());
 }
 
 static int
 ratetier_preconnect (nbdkit_next_preconnect *next, nbdkit_backend *nxdata,
                      int readonly)
 {
-  if (guard_preconnect () == -1)
+  struct guard_conn *g;
+
+  if (guard_preconnect (&g) == -1)
     return -1;
-  if (next (nxdata, readonly) == -1)
-    return -1;
-  return connect_client () ? 0 : -1;
+  g_private_set (&preconnect_guard, g);
+  return next (nxdata, readonly);
 }
 
 static void *
@@ -364,7 +339,7 @@ ratetier_open (nbdkit_next_open *next, nbdkit_context *nxdata,
     return NULL;
   h = g_new0 (struct handle, 1);
   h->client = c;
-  h->guard = guard_open ();
+  h->guard = g_private_get (&preconnect_guard);
   return h;
 }
 
@@ -386,12 +361,11 @@ ratetier_finalize (nbdkit_next *next, void *handle)
 static void
 ratetier_close (void *handle)
 {
-  /* Count the connection out now (a later NBD_OPT_GO after an
-   * NBD_OPT_INFO counts it in again in .open).
-   */
-  g_private_replace (&thread_client, NULL);
-  guard_close (((struct handle *) handle)->guard);
-  g_free (handle);
+  struct handle *h = handle;
+
+  client_table_disconnect (table, h->client, clock_mono_s ());
+  guard_close (h->guard);
+  g_free (h);
 }
 
 /* --- the data path: every request goes through the scheduler ---------- */
@@ -402,63 +376,99 @@ blocks_of (uint32_t count)
   return count == 0 ? 1 : (count - 1) / block_size + 1;
 }
 
-/* Run a request of COST blocks, which delivers DELIVERED blocks if it
- * succeeds.  CALL is the request itself.
+/* A request in the scheduler, from request_enter to request_leave. */
+struct request {
+  struct sched_ticket ticket;
+  uint32_t blocks;              /* its cost, delivered if it succeeds */
+};
+
+/* Wait until a request of BLOCKS blocks at OFFSET may run.  0, or -1
+ * with *ERR set when it was abandoned (then do not call
+ * request_leave).
  */
-#define SCHEDULED(h, cost, delivered, offset, err, call)                \
-  do {                                                                  \
-    struct sched_ticket ticket_;                                        \
-    int r_;                                                             \
-    guard_activity ((h)->guard);                                        \
-    if (sched_enter (sched, (h)->client, (cost), (offset),              \
-                     &ticket_) == -1) {                                 \
-      *(err) = errno;                                                   \
-      return -1;                                                        \
-    }                                                                   \
-    r_ = (call);                                                        \
-    if (r_ == 0)                                                        \
-      client_add_blocks ((h)->client, (delivered));                     \
-    sched_leave (sched, &ticket_);                                      \
-    return r_;                                                          \
-  } while (0)
+static inline int
+request_enter (struct handle *h, struct request *rq, uint32_t blocks,
+               uint64_t offset, int *err)
+{
+  guard_activity (h->guard);
+  rq->blocks = blocks;
+  if (sched_enter (sched, h->client, blocks, offset, &rq->ticket) == -1) {
+    *err = errno;
+    return -1;
+  }
+  return 0;
+}
+
+/* The request has run in the backend with result R (0 or -1): count
+ * its blocks to the client if it succeeded, free its slot, return R.
+ * The callers pass the backend call itself as R, which C evaluates
+ * before request_leave runs.
+ */
+static inline int
+request_leave (struct handle *h, const struct request *rq, int r)
+{
+  if (r == 0)
+    client_add_blocks (h->client, rq->blocks);
+  sched_leave (sched, &rq->ticket);
+  return r;
+}
 
 static int
 ratetier_pread (nbdkit_next *next, void *handle, void *buf, uint32_t count,
                 uint64_t offset, uint32_t flags, int *err)
 {
-  SCHEDULED ((struct handle *) handle, blocks_of (count), blocks_of (count),
-             offset, err, next->pread (next, buf, count, offset, flags, err));
+  struct request rq;
+
+  if (request_enter (handle, &rq, blocks_of (count), offset, err) == -1)
+    return -1;
+  return request_leave (handle, &rq,
+                        next->pread (next, buf, count, offset, flags, err));
 }
 
 static int
 ratetier_pwrite (nbdkit_next *next, void *handle, const void *buf,
                  uint32_t count, uint64_t offset, uint32_t flags, int *err)
 {
-  SCHEDULED ((struct handle *) handle, blocks_of (count), blocks_of (count),
-             offset, err, next->pwrite (next, buf, count, offset, flags, err));
+  struct request rq;
+
+  if (request_enter (handle, &rq, blocks_of (count), offset, err) == -1)
+    return -1;
+  return request_leave (handle, &rq,
+                        next->pwrite (next, buf, count, offset, flags, err));
 }
 
 static int
 ratetier_trim (nbdkit_next *next, void *handle, uint32_t count,
                uint64_t offset, uint32_t flags, int *err)
 {
-  SCHEDULED ((struct handle *) handle, 1, 1, offset, err,
-             next->trim (next, count, offset, flags, err));
+  struct request rq;
+
+  if (request_enter (handle, &rq, 1, offset, err) == -1)
+    return -1;
+  return request_leave (handle, &rq,
+                        next->trim (next, count, offset, flags, err));
 }
 
 static int
 ratetier_zero (nbdkit_next *next, void *handle, uint32_t count,
                uint64_t offset, uint32_t flags, int *err)
 {
-  SCHEDULED ((struct handle *) handle, 1, 1, offset, err,
-             next->zero (next, count, offset, flags, err));
+  struct request rq;
+
+  if (request_enter (handle, &rq, 1, offset, err) == -1)
+    return -1;
+  return request_leave (handle, &rq,
+                        next->zero (next, count, offset, flags, err));
 }
 
 static int
 ratetier_flush (nbdkit_next *next, void *handle, uint32_t flags, int *err)
 {
-  SCHEDULED ((struct handle *) handle, 1, 1, 0, err,
-             next->flush (next, flags, err));
+  struct request rq;
+
+  if (request_enter (handle, &rq, 1, 0, err) == -1)
+    return -1;
+  return request_leave (handle, &rq, next->flush (next, flags, err));
 }
 
 static int
@@ -466,16 +476,25 @@ ratetier_extents (nbdkit_next *next, void *handle, uint32_t count,
                   uint64_t offset, uint32_t flags,
                   struct nbdkit_extents *extents, int *err)
 {
-  SCHEDULED ((struct handle *) handle, 1, 1, offset, err,
-             next->extents (next, count, offset, flags, extents, err));
+  struct request rq;
+
+  if (request_enter (handle, &rq, 1, offset, err) == -1)
+    return -1;
+  return request_leave (handle, &rq,
+                        next->extents (next, count, offset, flags, extents,
+                                       err));
 }
 
 static int
 ratetier_cache (nbdkit_next *next, void *handle, uint32_t count,
                 uint64_t offset, uint32_t flags, int *err)
 {
-  SCHEDULED ((struct handle *) handle, blocks_of (count), blocks_of (count),
-             offset, err, next->cache (next, count, offset, flags, err));
+  struct request rq;
+
+  if (request_enter (handle, &rq, blocks_of (count), offset, err) == -1)
+    return -1;
+  return request_leave (handle, &rq,
+                        next->cache (next, count, offset, flags, err));
 }
 
 static struct nbdkit_filter filter = {
