@@ -36,7 +36,10 @@ refused 'ratetier-key: expected address|connection, not "ip"' ratetier-key=ip
 refused 'ratetier-ipv4-prefix: 33 is not between 0 and 32' \
   ratetier-ipv4-prefix=33
 refused 'ratetier-ipv6-prefix' ratetier-ipv6-prefix=/64
-refused 'ratetier-max-clients: 0 is not between 1' ratetier-max-clients=0
+refused 'ratetier-max-clients: 0 is not between 1 and 16777216' \
+  ratetier-max-clients=0
+refused 'ratetier-max-clients: 4294967295 is not between 1 and 16777216' \
+  ratetier-max-clients=4294967295
 refused 'ratetier-schedule: expected continuous|batch, not "fast"' \
   ratetier-schedule=fast
 refused 'ratetier-concurrency: 0 is not between 1 and 1024' \
@@ -56,6 +59,10 @@ nbdkit -U - --filter="$RATETIER_FILTER" "$SANDBAG_PLUGIN" file="$tmp/disk" \
   ratetier-key=connection ratetier-ipv4-prefix=24 ratetier-ipv6-prefix=48 \
   ratetier-max-clients=10 ratetier-schedule=batch ratetier-concurrency=4 \
   ratetier-decay=1h ratetier-forget-after=7d \
+  --run 'nbdsh -u "$uri" -c "assert h.pread(512, 0) == bytearray(512)"'
+# The largest client table serves its first client.
+nbdkit -U - --filter="$RATETIER_FILTER" "$SANDBAG_PLUGIN" file="$tmp/disk" \
+  ratetier-max-clients=16777216 \
   --run 'nbdsh -u "$uri" -c "assert h.pread(512, 0) == bytearray(512)"'
 
 # Every parameter in the man page is in --help, and the reverse.

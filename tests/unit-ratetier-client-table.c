@@ -235,6 +235,35 @@ test_memory (void)
   client_table_free (t);
 }
 
+/* The largest table: its first client is served (the number of chunks
+ * was computed in 32 bits, which wrapped around for a large maximum and
+ * left no chunk), and beyond the largest is taken as the largest.
+ */
+static void
+test_max_clients (void)
+{
+  const uint32_t maxes[] = { CLIENT_TABLE_MAX_CLIENTS, UINT32_MAX };
+  size_t i;
+
+  for (i = 0; i < G_N_ELEMENTS (maxes); i++) {
+    struct client_table *t = client_table_new (maxes[i], secret);
+    struct client_table_stats st;
+    struct client_key k = key (1);
+    struct client *c = client_table_connect (t, &k, 1);
+
+    g_assert_nonnull (c);
+    g_assert_cmpuint (client_table_capacity (t), ==,
+                      CLIENT_TABLE_MAX_CLIENTS);
+    client_table_get_stats (t, &st);
+    /* One chunk of entries, and a pointer for each chunk there may be. */
+    g_assert_cmpuint (st.memory, <, 1024 * sizeof (struct client)
+                      + CLIENT_TABLE_MAX_CLIENTS / 1024 * sizeof (void *)
+                      + 4096);
+    client_table_disconnect (t, c, 2);
+    client_table_free (t);
+  }
+}
+
 /* Random connects, disconnects and forgets against a model. */
 static void
 test_random_model (void)
@@ -293,6 +322,7 @@ main (int argc, char *argv[])
   g_test_add_func ("/ratetier/client-table/decay", test_decay);
   g_test_add_func ("/ratetier/client-table/restore", test_restore);
   g_test_add_func ("/ratetier/client-table/memory", test_memory);
+  g_test_add_func ("/ratetier/client-table/max-clients", test_max_clients);
   g_test_add_func ("/ratetier/client-table/random-model",
                    test_random_model);
   return g_test_run ();

@@ -147,7 +147,8 @@ load_le64 (const uint8_t *p)
 }
 
 uint64_t
-client_key_hash (const struct client_key *key, const uint8_t secret[16])
+client_key_hash (const struct client_key *key,
+                 const uint8_t secret[SECRET_BYTES])
 {
   const uint8_t *m = (const uint8_t *) key;
   const size_t len = sizeof *key;

@@ -32,6 +32,8 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
+#include "secret.h"
+
 enum client_key_kind {
   CLIENT_KEY_NONE = 0,        /* never a valid key */
   CLIENT_KEY_IPV4 = 1,        /* bytes[0..3]: masked address */
@@ -78,9 +80,9 @@ extern int client_key_from_sockaddr (const struct client_key_config *config,
 extern bool client_key_equal (const struct client_key *a,
                               const struct client_key *b);
 
-/* SipHash-1-3 of the key under SECRET (16 bytes). */
+/* SipHash-1-3 of the key under SECRET (secret.h). */
 extern uint64_t client_key_hash (const struct client_key *key,
-                                 const uint8_t secret[16]);
+                                 const uint8_t secret[SECRET_BYTES]);
 
 /* Human-readable form: "192.0.2.0/24", "2001:db8::/64", "uid:1000",
  * "vsock:3", "connection:17".  BUF must hold CLIENT_KEY_STRLEN bytes.

@@ -32,12 +32,12 @@ G_STATIC_ASSERT (sizeof (struct client) == 64);
 
 struct client_table {
   GMutex lock;                /* protects everything below */
-  uint8_t secret[16];         /* hash key */
+  uint8_t secret[SECRET_BYTES]; /* hash key */
   uint32_t max;               /* most entries in use */
   uint32_t used;              /* entries in use */
   uint32_t connected;         /* entries with conns > 0 */
   uint32_t allocated;         /* entries in allocated chunks */
-  struct client **chunks;     /* ceil(max / CHUNK) chunk pointers */
+  struct client **chunks;     /* chunks_for (max) chunk pointers */
   uint32_t free_head;         /* free list of allocated entries */
   uint32_t idle_head;         /* idle list, oldest first */
   uint32_t idle_tail;
@@ -67,15 +67,22 @@ number (const struct client_table *t, const struct client *c)
   g_assert_not_reached ();
 }
 
+/* Chunks needed for N entries (in 64 bits: N + CHUNK - 1 must not wrap). */
+static uint32_t
+chunks_for (uint32_t n)
+{
+  return ((uint64_t) n + CHUNK - 1) / CHUNK;
+}
+
 struct client_table *
-client_table_new (uint32_t max_clients, const uint8_t secret[16])
+client_table_new (uint32_t max_clients, const uint8_t secret[SECRET_BYTES])
 {
   struct client_table *t = g_new0 (struct client_table, 1);
 
   g_mutex_init (&t->lock);
   memcpy (t->secret, secret, sizeof t->secret);
-  t->max = max_clients ? max_clients : 1;
-  t->chunks = g_new0 (struct client *, (t->max + CHUNK - 1) / CHUNK);
+  t->max = CLAMP (max_clients, 1, CLIENT_TABLE_MAX_CLIENTS);
+  t->chunks = g_new0 (struct client *, chunks_for (t->max));
   t->nslots = MIN_SLOTS;
   t->slots = g_new0 (uint32_t, t->nslots);
   return t;
@@ -247,27 +254,18 @@ add_entry (struct client_table *t, const struct client_key *key,
   return n;
 }
 
-struct client *
-client_table_connect (struct client_table *t, const struct client_key *key,
-                      int64_t now)
+/* client_table_connect with the lock held; NULL if there is no room. */
+static struct client *
+connect_locked (struct client_table *t, const struct client_key *key,
+                int64_t now)
 {
   struct client *c;
-  uint32_t s, n;
-  char name[CLIENT_KEY_STRLEN];
+  uint32_t s = find_slot (t, key), n = t->slots[s];
 
-  g_mutex_lock (&t->lock);
-  s = find_slot (t, key);
-  n = t->slots[s];
   if (n == 0) {
     n = add_entry (t, key, s);
-    if (n == 0) {
-      g_mutex_unlock (&t->lock);
-      nbdkit_error ("ratetier: cannot track client %s: all %" PRIu32
-                    " clients allowed by ratetier-max-clients have a "
-                    "connection open", client_key_format (key, name),
-                    t->max);
+    if (n == 0)
       return NULL;
-    }
     c = entry (t, n);
   }
   else {
@@ -278,7 +276,24 @@ client_table_connect (struct client_table *t, const struct client_key *key,
   if (c->conns++ == 0)
     t->connected++;
   c->last_seen = now;
-  g_mutex_unlock (&t->lock);
+  return c;
+}
+
+struct client *
+client_table_connect (struct client_table *t, const struct client_key *key,
+                      int64_t now)
+{
+  struct client *c;
+  char name[CLIENT_KEY_STRLEN];
+
+  {
+    g_autoptr (GMutexLocker) locker = g_mutex_locker_new (&t->lock);
+    c = connect_locked (t, key, now);
+  }
+  if (c == NULL)
+    nbdkit_error ("ratetier: cannot track client %s: all %" PRIu32
+                  " clients allowed by ratetier-max-clients have a "
+                  "connection open", client_key_format (key, name), t->max);
   return c;
 }
 
@@ -286,25 +301,22 @@ void
 client_table_disconnect (struct client_table *t, struct client *c,
                          int64_t now)
 {
-  g_mutex_lock (&t->lock);
+  g_autoptr (GMutexLocker) locker = g_mutex_locker_new (&t->lock);
+
   g_assert (c->conns > 0);
   c->last_seen = now;
   if (--c->conns == 0) {
     t->connected--;
     idle_append (t, c, number (t, c));
   }
-  g_mutex_unlock (&t->lock);
 }
 
 uint32_t
 client_table_connections (struct client_table *t, const struct client *c)
 {
-  uint32_t r;
+  g_autoptr (GMutexLocker) locker = g_mutex_locker_new (&t->lock);
 
-  g_mutex_lock (&t->lock);
-  r = c->conns;
-  g_mutex_unlock (&t->lock);
-  return r;
+  return c->conns;
 }
 
 uint32_t
@@ -317,14 +329,11 @@ bool
 client_table_restore (struct client_table *t, const struct client_key *key,
                       uint64_t delivered_units, int64_t last_seen)
 {
+  g_autoptr (GMutexLocker) locker = g_mutex_locker_new (&t->lock);
   struct client *c;
-  uint32_t s, n;
-  bool r = true;
+  uint32_t s = find_slot (t, key), n = t->slots[s];
 
   delivered_units = MIN (delivered_units, CLIENT_MAX_UNITS);
-  g_mutex_lock (&t->lock);
-  s = find_slot (t, key);
-  n = t->slots[s];
   if (n != 0) {
     c = entry (t, n);
     if (delivered_units > c->delivered)
@@ -333,7 +342,7 @@ client_table_restore (struct client_table *t, const struct client_key *key,
   else if (t->used >= t->max &&
            (t->idle_head == 0 ||
             entry (t, t->idle_head)->last_seen > last_seen))
-    r = false;
+    return false;
   else {
     n = add_entry (t, key, s);
     c = entry (t, n);
@@ -341,31 +350,29 @@ client_table_restore (struct client_table *t, const struct client_key *key,
     c->last_seen = last_seen;
     idle_append (t, c, n);
   }
-  g_mutex_unlock (&t->lock);
-  return r;
+  return true;
 }
 
 size_t
 client_table_forget_idle (struct client_table *t, int64_t before)
 {
+  g_autoptr (GMutexLocker) locker = g_mutex_locker_new (&t->lock);
   size_t r = 0;
 
-  g_mutex_lock (&t->lock);
   while (t->idle_head && entry (t, t->idle_head)->last_seen < before) {
     remove_entry (t, t->idle_head);
     r++;
   }
   t->forgotten += r;
-  g_mutex_unlock (&t->lock);
   return r;
 }
 
 void
 client_table_decay (struct client_table *t, double factor)
 {
+  g_autoptr (GMutexLocker) locker = g_mutex_locker_new (&t->lock);
   uint32_t n;
 
-  g_mutex_lock (&t->lock);
   for (n = 1; n <= t->allocated; n++) {
     struct client *c = entry (t, n);
     uint64_t old, new;
@@ -378,7 +385,6 @@ client_table_decay (struct client_table *t, double factor)
     while (!__atomic_compare_exchange_n (&c->delivered, &old, new, false,
                                          __ATOMIC_RELAXED, __ATOMIC_RELAXED));
   }
-  g_mutex_unlock (&t->lock);
 }
 
 void
@@ -386,27 +392,26 @@ client_table_foreach (struct client_table *t,
                       void (*fn) (const struct client *c, void *opaque),
                       void *opaque)
 {
+  g_autoptr (GMutexLocker) locker = g_mutex_locker_new (&t->lock);
   uint32_t n;
 
-  g_mutex_lock (&t->lock);
   for (n = 1; n <= t->allocated; n++)
     if (entry (t, n)->key.kind != CLIENT_KEY_NONE)
       fn (entry (t, n), opaque);
-  g_mutex_unlock (&t->lock);
 }
 
 void
 client_table_get_stats (struct client_table *t,
                         struct client_table_stats *stats)
 {
-  g_mutex_lock (&t->lock);
+  g_autoptr (GMutexLocker) locker = g_mutex_locker_new (&t->lock);
+
   stats->tracked = t->used;
   stats->connected = t->connected;
   stats->evicted = t->evicted;
   stats->forgotten = t->forgotten;
   stats->memory = sizeof *t
     + (size_t) t->allocated * sizeof (struct client)
-    + (size_t) ((t->max + CHUNK - 1) / CHUNK) * sizeof (struct client *)
+    + (size_t) chunks_for (t->max) * sizeof (struct client *)
     + (size_t) t->nslots * sizeof (uint32_t);
-  g_mutex_unlock (&t->lock);
 }

@@ -31,6 +31,13 @@
  * connection (conns > 0); only clients without connections are evicted
  * or forgotten.  Time is in whole seconds of a clock the caller
  * chooses (the filter uses the monotonic clock).
+ *
+ * Bounds: at most CLIENT_TABLE_MAX_CLIENTS entries (1.3 GB at 80 bytes
+ * each), so that every count fits in 32 bits with room to spare: entry
+ * numbers and the used, connected and allocated counts stay below
+ * 2^24, the index below 2^26 slots (the doubling test, used * 2, and
+ * the doubling itself cannot wrap).  conns counts a client's open
+ * connections, each of which holds a thread and a descriptor.
  */
 #ifndef RATETIER_CLIENT_TABLE_H
 #define RATETIER_CLIENT_TABLE_H
@@ -40,6 +47,10 @@
 #include <stdint.h>
 
 #include "client-key.h"
+#include "secret.h"
+
+/* The largest ratetier-max-clients: 2^24 clients. */
+#define CLIENT_TABLE_MAX_CLIENTS (UINT32_C (1) << 24)
 
 /* delivered is kept in units of 1/256 block so that decay can shrink
  * small counts smoothly; these convert.
@@ -74,11 +85,12 @@ struct client_table_stats {
 
 struct client_table;
 
-/* A table for at most MAX_CLIENTS (>= 1) clients, hashing keys under
- * SECRET (16 bytes, best random).
+/* A table for at most MAX_CLIENTS clients (from 1 to
+ * CLIENT_TABLE_MAX_CLIENTS; outside, the nearest), hashing keys under
+ * SECRET (copied; secret_generate's).
  */
-extern struct client_table *client_table_new (uint32_t max_clients,
-                                              const uint8_t secret[16]);
+extern struct client_table *client_table_new
+  (uint32_t max_clients, const uint8_t secret[SECRET_BYTES]);
 extern void client_table_free (struct client_table *t);
 
 /* A connection from KEY arrives at NOW: find or add the client, count

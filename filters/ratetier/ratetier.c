@@ -179,7 +179,7 @@ ratetier_config (nbdkit_next_config *next, nbdkit_backend *nxdata,
   else if (strcmp (key, "ratetier-ipv6-prefix") == 0)
     return config_u32 (key, value, 0, 128, &key_config.ipv6_prefix);
   else if (strcmp (key, "ratetier-max-clients") == 0)
-    return config_u32 (key, value, 1, UINT32_MAX, &max_clients);
+    return config_u32 (key, value, 1, CLIENT_TABLE_MAX_CLIENTS, &max_clients);
   else if (strcmp (key, "ratetier-schedule") == 0)
     return config_schedule (key, value);
   else if (strcmp (key, "ratetier-concurrency") == 0)
