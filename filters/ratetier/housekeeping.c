@@ -80,16 +80,6 @@ housekeeping_new (const struct housekeeping_config *config,
   return hk;
 }
 
-void
-housekeeping_free (struct housekeeping *hk)
-{
-  if (hk == NULL)
-    return;
-  g_mutex_clear (&hk->lock);
-  g_cond_clear (&hk->cond);
-  g_free (hk);
-}
-
 /* 2^(-ms / half-life) */
 static double
 decay_factor (const struct housekeeping *hk, double ms)
@@ -233,44 +223,60 @@ write_status (struct housekeeping *hk)
 
 /* --- the thread -------------------------------------------------------- */
 
+/* When each periodic task is next due (monotonic ms). */
+struct due {
+  int64_t last_decay, next_status, next_state;
+};
+
+/* One pass of the thread at NOW: whatever is due. */
+static void
+run_once (struct housekeeping *hk, int64_t now, struct due *due)
+{
+  const struct housekeeping_config *c = &hk->config;
+
+  if (c->decay_ms && now - due->last_decay >= (int64_t) hk->decay_step_ms) {
+    client_table_decay (hk->table,
+                        decay_factor (hk, (double) (now - due->last_decay)));
+    due->last_decay = now;
+  }
+  if (c->forget_after_ms)
+    client_table_forget_idle (hk->table, now / 1000 - (int64_t)
+                              (c->forget_after_ms / 1000));
+  if (c->status_path && now >= due->next_status) {
+    write_status (hk);
+    due->next_status = now + c->status_interval_ms;
+  }
+  if (c->state_path && now >= due->next_state) {
+    save_state (hk);
+    due->next_state = now + c->state_interval_ms;
+  }
+}
+
+/* Wait up to a second to be told to stop; whether we were. */
+static bool
+stop_requested (struct housekeeping *hk)
+{
+  g_autoptr (GMutexLocker) locker = g_mutex_locker_new (&hk->lock);
+
+  if (!hk->stop)
+    g_cond_wait_until (&hk->cond, &hk->lock,
+                       g_get_monotonic_time () + G_USEC_PER_SEC);
+  return hk->stop;
+}
+
 static gpointer
 run (gpointer opaque)
 {
   struct housekeeping *hk = opaque;
-  const struct housekeeping_config *c = &hk->config;
   int64_t now = clock_mono_ms ();
-  int64_t last_decay = now, next_status = now, next_state =
-    now + c->state_interval_ms;
+  struct due due = {
+    .last_decay = now, .next_status = now,
+    .next_state = now + hk->config.state_interval_ms,
+  };
 
-  g_mutex_lock (&hk->lock);
-  while (!hk->stop) {
-    g_mutex_unlock (&hk->lock);
-    now = clock_mono_ms ();
-
-    if (c->decay_ms && now - last_decay >= (int64_t) hk->decay_step_ms) {
-      client_table_decay (hk->table,
-                          decay_factor (hk, (double) (now - last_decay)));
-      last_decay = now;
-    }
-    if (c->forget_after_ms)
-      client_table_forget_idle (hk->table,
-                                clock_mono_s () - (int64_t) (c->forget_after_ms
-                                                       / 1000));
-    if (c->status_path && now >= next_status) {
-      write_status (hk);
-      next_status = now + c->status_interval_ms;
-    }
-    if (c->state_path && now >= next_state) {
-      save_state (hk);
-      next_state = now + c->state_interval_ms;
-    }
-
-    g_mutex_lock (&hk->lock);
-    if (!hk->stop)
-      g_cond_wait_until (&hk->cond, &hk->lock,
-                         g_get_monotonic_time () + G_USEC_PER_SEC);
-  }
-  g_mutex_unlock (&hk->lock);
+  do
+    run_once (hk, clock_mono_ms (), &due);
+  while (!stop_requested (hk));
   return NULL;
 }
 
@@ -291,19 +297,37 @@ housekeeping_start (struct housekeeping *hk)
   return 0;
 }
 
-void
-housekeeping_stop (struct housekeeping *hk)
+static void
+stop_thread (struct housekeeping *hk)
 {
   if (hk->thread) {
-    g_mutex_lock (&hk->lock);
-    hk->stop = true;
-    g_cond_signal (&hk->cond);
-    g_mutex_unlock (&hk->lock);
+    {
+      g_autoptr (GMutexLocker) locker = g_mutex_locker_new (&hk->lock);
+      hk->stop = true;
+      g_cond_signal (&hk->cond);
+    }
     g_thread_join (hk->thread);
     hk->thread = NULL;
   }
+}
+
+void
+housekeeping_stop (struct housekeeping *hk)
+{
+  stop_thread (hk);
   if (hk->config.state_path)
     save_state (hk);
   if (hk->config.status_path)
     write_status (hk);
+}
+
+void
+housekeeping_free (struct housekeeping *hk)
+{
+  if (hk == NULL)
+    return;
+  stop_thread (hk);
+  g_mutex_clear (&hk->lock);
+  g_cond_clear (&hk->cond);
+  g_free (hk);
 }

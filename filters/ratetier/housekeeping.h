@@ -70,6 +70,7 @@ extern int housekeeping_start (struct housekeeping *hk);
 /* Stop the thread (if started) and write the files a last time. */
 extern void housekeeping_stop (struct housekeeping *hk);
 
+/* Stop the thread if housekeeping_stop did not, and free HK. */
 extern void housekeeping_free (struct housekeeping *hk);
 
 #endif /* RATETIER_HOUSEKEEPING_H */

@@ -12,6 +12,10 @@
  * dispatch () starts as many waiters as the rules allow.  It runs
  * wherever the state changes: when a request arrives, leaves, or is
  * abandoned.  So there is no scheduler thread and no polling.
+ *
+ * sched_enter holds the lock for its whole duration but for the waits
+ * (g_cond_wait_until releases it) and the calls of alive (), around
+ * which wait_admitted drops it.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -365,6 +369,74 @@ dispatch (struct sched *s)
     admit (s, i, ring_choose (&s->tier[i]));
 }
 
+/* --- waiting, with the lock held ---------------------------------------- */
+
+/* Queue W, of client C, at the tail of C's flow; start what may start. */
+static void
+enqueue (struct sched *s, struct client *c, struct waiter *w)
+{
+  struct flow *f = flow_get (s, c);
+
+  w->flow = f;
+  w->prev = f->tail;
+  if (f->tail)
+    f->tail->next = w;
+  else
+    f->head = w;
+  f->tail = w;
+  s->tier[w->tier].waiting++;
+  if (f->head == w)
+    ring_insert (s, f, w->tier);
+  trace (s, SCHED_QUEUED, w, 0);
+  dispatch (s);
+}
+
+/* Wait until W is admitted (true), or until the scheduler shuts down or
+ * alive () fails (false, *ERRNUM set).  Every slice, alive () is called
+ * with the lock dropped.
+ */
+static bool
+wait_admitted (struct sched *s, struct waiter *w, int *errnum)
+{
+  int64_t slice = (int64_t) s->config.slice_ms * 1000;
+  int64_t deadline = w->queued_at + slice;
+  bool gone = false;
+
+  while (!w->admitted && !s->closing && !gone) {
+    if (g_cond_wait_until (&w->cond, &s->lock, deadline))
+      continue;
+    /* A slice has passed: is anyone still waiting for the answer? */
+    g_mutex_unlock (&s->lock);
+    if (s->config.alive && s->config.alive () == -1) {
+      *errnum = errno;
+      gone = true;
+    }
+    g_mutex_lock (&s->lock);
+    deadline = g_get_monotonic_time () + slice;
+  }
+  return w->admitted;
+}
+
+/* W gives up, but not at the same moment as a waiter of the same
+ * client (see DROP_SPACING_US).  True if W was admitted meanwhile.
+ */
+static bool
+give_up (struct sched *s, struct waiter *w)
+{
+  struct flow *f = w->flow;
+
+  while (!w->admitted &&
+         g_get_monotonic_time () < f->last_drop + DROP_SPACING_US)
+    g_cond_wait_until (&w->cond, &s->lock, f->last_drop + DROP_SPACING_US);
+  if (w->admitted)
+    return true;
+  f->last_drop = g_get_monotonic_time ();
+  trace (s, SCHED_DROPPED, w, (f->last_drop - w->queued_at) / 1e6);
+  unqueue (s, w);
+  dispatch (s);
+  return false;
+}
+
 /* --- the public calls -------------------------------------------------- */
 
 int
@@ -372,101 +444,49 @@ sched_enter (struct sched *s, struct client *c, uint32_t cost,
              uint64_t offset, struct sched_ticket *ticket)
 {
   struct waiter w = { .cost = cost ? cost : 1, .offset = offset };
-  struct flow *f;
-  int64_t slice = (int64_t) s->config.slice_ms * 1000, deadline;
-  int saved_errno = ESHUTDOWN;
+  int errnum = ESHUTDOWN;
+  bool admitted = false;
 
   w.tier = tiers_place (s->config.tiers, client_delivered_blocks (c));
   w.queued_at = g_get_monotonic_time ();
   g_cond_init (&w.cond);
+  {
+    g_autoptr (GMutexLocker) locker = g_mutex_locker_new (&s->lock);
 
-  g_mutex_lock (&s->lock);
-  if (s->closing) {
-    g_mutex_unlock (&s->lock);
-    g_cond_clear (&w.cond);
-    errno = ESHUTDOWN;
+    if (!s->closing) {
+      enqueue (s, c, &w);
+      admitted = wait_admitted (s, &w, &errnum) || give_up (s, &w);
+    }
+  }
+  g_cond_clear (&w.cond);
+  if (!admitted) {
+    errno = errnum;
     return -1;
   }
-  f = flow_get (s, c);
-  w.flow = f;
-  w.prev = f->tail;
-  if (f->tail)
-    f->tail->next = &w;
-  else
-    f->head = &w;
-  f->tail = &w;
-  s->tier[w.tier].waiting++;
-  if (f->head == &w)
-    ring_insert (s, f, w.tier);
-  trace (s, SCHED_QUEUED, &w, 0);
-  dispatch (s);
-
-  deadline = w.queued_at + slice;
-  while (!w.admitted && !s->closing) {
-    if (g_cond_wait_until (&w.cond, &s->lock, deadline))
-      continue;
-    /* A slice has passed: is anyone still waiting for the answer? */
-    g_mutex_unlock (&s->lock);
-    if (s->config.alive && s->config.alive () == -1) {
-      saved_errno = errno;
-      g_mutex_lock (&s->lock);
-      break;
-    }
-    g_mutex_lock (&s->lock);
-    deadline = g_get_monotonic_time () + slice;
-  }
-
-  if (w.admitted) {
-    /* Even if the client has just gone: the slot is taken, so run the
-     * request (it fails quickly below) and let sched_leave free it.
-     */
-    ticket->tier = w.tier;
-    g_mutex_unlock (&s->lock);
-    g_cond_clear (&w.cond);
-    return 0;
-  }
-
-  /* Give up, but not at the same moment as a tier-mate of the same
-   * client (see DROP_SPACING_US).
+  /* Even if the client has just gone: the slot is taken, so the request
+   * runs (and fails quickly) and sched_leave frees the slot.
    */
-  while (!w.admitted &&
-         g_get_monotonic_time () < f->last_drop + DROP_SPACING_US)
-    g_cond_wait_until (&w.cond, &s->lock, f->last_drop + DROP_SPACING_US);
-  if (w.admitted) {
-    ticket->tier = w.tier;
-    g_mutex_unlock (&s->lock);
-    g_cond_clear (&w.cond);
-    return 0;
-  }
-  f->last_drop = g_get_monotonic_time ();
-
-  trace (s, SCHED_DROPPED, &w,
-         (g_get_monotonic_time () - w.queued_at) / 1e6);
-  unqueue (s, &w);
-  dispatch (s);
-  g_mutex_unlock (&s->lock);
-  g_cond_clear (&w.cond);
-  errno = saved_errno;
-  return -1;
+  ticket->tier = w.tier;
+  return 0;
 }
 
 void
 sched_leave (struct sched *s, const struct sched_ticket *ticket)
 {
-  g_mutex_lock (&s->lock);
+  g_autoptr (GMutexLocker) locker = g_mutex_locker_new (&s->lock);
+
   g_assert (s->tier[ticket->tier].running > 0);
   s->tier[ticket->tier].running--;
   s->running--;
   dispatch (s);
-  g_mutex_unlock (&s->lock);
 }
 
 void
 sched_shutdown (struct sched *s)
 {
+  g_autoptr (GMutexLocker) locker = g_mutex_locker_new (&s->lock);
   size_t i;
 
-  g_mutex_lock (&s->lock);
   s->closing = true;
   for (i = 0; i < s->ntiers; i++) {
     struct flow *f = s->tier[i].ring;
@@ -479,15 +499,14 @@ sched_shutdown (struct sched *s)
       f = f->next;
     } while (f != s->tier[i].ring);
   }
-  g_mutex_unlock (&s->lock);
 }
 
 void
 sched_get_stats (struct sched *s, struct sched_tier_stats *stats)
 {
+  g_autoptr (GMutexLocker) locker = g_mutex_locker_new (&s->lock);
   size_t i;
 
-  g_mutex_lock (&s->lock);
   for (i = 0; i < s->ntiers; i++) {
     const struct tier_state *t = &s->tier[i];
     stats[i].weight = t->weight;
@@ -498,5 +517,4 @@ sched_get_stats (struct sched *s, struct sched_tier_stats *stats)
     memcpy (stats[i].wait_count, t->wait_count, sizeof t->wait_count);
     stats[i].wait_sum = t->wait_sum;
   }
-  g_mutex_unlock (&s->lock);
 }

@@ -16,12 +16,30 @@ help (GString *out, const char *name, const char *type, const char *text)
                           name, text, name, type);
 }
 
-void
-status_format (GString *out, const struct sched_tier_stats *t, size_t ntiers,
-               const struct client_table_stats *clients,
-               const struct guard_stats *guard)
+/* NAME{tier="TIER"} VALUE */
+static void
+tier_sample (GString *out, const char *name, size_t tier, uint64_t value)
 {
-  size_t i, b;
+  g_string_append_printf (out, "%s{tier=\"%zu\"} %" PRIu64 "\n",
+                          name, tier, value);
+}
+
+/* NAME{LABEL="LABEL_VALUE"} VALUE, or NAME VALUE without LABEL. */
+static void
+sample (GString *out, const char *name, const char *label,
+        const char *label_value, uint64_t value)
+{
+  if (label)
+    g_string_append_printf (out, "%s{%s=\"%s\"} %" PRIu64 "\n",
+                            name, label, label_value, value);
+  else
+    g_string_append_printf (out, "%s %" PRIu64 "\n", name, value);
+}
+
+static void
+format_tiers (GString *out, const struct sched_tier_stats *t, size_t ntiers)
+{
+  size_t i;
 
   help (out, "ratetier_tier_info", "gauge",
         "Tiers: clients with fewer delivered blocks than below, and not "
@@ -36,24 +54,25 @@ status_format (GString *out, const struct sched_tier_stats *t, size_t ntiers,
                               "below=\"+Inf\",weight=\"%u\"} 1\n",
                               i, t[i].weight);
   }
-
   help (out, "ratetier_queue_length", "gauge",
         "Requests waiting in the tier's queue.");
   for (i = 0; i < ntiers; i++)
-    g_string_append_printf (out, "ratetier_queue_length{tier=\"%zu\"} %"
-                            PRIu32 "\n", i, t[i].waiting);
-
+    tier_sample (out, "ratetier_queue_length", i, t[i].waiting);
   help (out, "ratetier_running", "gauge",
         "Requests of the tier running in the backend.");
   for (i = 0; i < ntiers; i++)
-    g_string_append_printf (out, "ratetier_running{tier=\"%zu\"} %"
-                            PRIu32 "\n", i, t[i].running);
-
+    tier_sample (out, "ratetier_running", i, t[i].running);
   help (out, "ratetier_admitted_total", "counter",
         "Requests the tier has started.");
   for (i = 0; i < ntiers; i++)
-    g_string_append_printf (out, "ratetier_admitted_total{tier=\"%zu\"} %"
-                            PRIu64 "\n", i, t[i].admitted);
+    tier_sample (out, "ratetier_admitted_total", i, t[i].admitted);
+}
+
+/* The wait histogram: cumulative buckets, +Inf equal to _count. */
+static void
+format_waits (GString *out, const struct sched_tier_stats *t, size_t ntiers)
+{
+  size_t i, b;
 
   help (out, "ratetier_wait_seconds", "histogram",
         "Time requests waited in ratetier's queues before starting.");
@@ -72,52 +91,61 @@ status_format (GString *out, const struct sched_tier_stats *t, size_t ntiers,
     }
     g_string_append_printf (out, "ratetier_wait_seconds_sum{tier=\"%zu\"} "
                             "%.6f\n", i, t[i].wait_sum);
-    g_string_append_printf (out, "ratetier_wait_seconds_count{tier=\"%zu\"} "
-                            "%" PRIu64 "\n", i, cum);
+    tier_sample (out, "ratetier_wait_seconds_count", i, cum);
   }
+}
 
+static void
+format_clients (GString *out, const struct client_table_stats *c)
+{
   help (out, "ratetier_clients_tracked", "gauge",
         "Clients in the client table.");
-  g_string_append_printf (out, "ratetier_clients_tracked %" PRIu32 "\n",
-                          clients->tracked);
+  sample (out, "ratetier_clients_tracked", NULL, NULL, c->tracked);
   help (out, "ratetier_clients_connected", "gauge",
         "Tracked clients with at least one connection open.");
-  g_string_append_printf (out, "ratetier_clients_connected %" PRIu32 "\n",
-                          clients->connected);
+  sample (out, "ratetier_clients_connected", NULL, NULL, c->connected);
   help (out, "ratetier_clients_forgotten_total", "counter",
         "Clients forgotten: evicted to make room, or idle for "
         "ratetier-forget-after.");
-  g_string_append_printf (out, "ratetier_clients_forgotten_total"
-                          "{reason=\"evicted\"} %" PRIu64 "\n"
-                          "ratetier_clients_forgotten_total"
-                          "{reason=\"idle\"} %" PRIu64 "\n",
-                          clients->evicted, clients->forgotten);
+  sample (out, "ratetier_clients_forgotten_total", "reason", "evicted",
+          c->evicted);
+  sample (out, "ratetier_clients_forgotten_total", "reason", "idle",
+          c->forgotten);
   help (out, "ratetier_client_table_bytes", "gauge",
         "Memory used by the client table.");
-  g_string_append_printf (out, "ratetier_client_table_bytes %zu\n",
-                          clients->memory);
+  sample (out, "ratetier_client_table_bytes", NULL, NULL, c->memory);
+}
+
+static void
+format_guard (GString *out, const struct guard_stats *g)
+{
+  static const char trips[] = "ratetier_guard_trips_total";
 
   help (out, "ratetier_guard_connections_tracked", "gauge",
         "Connections the connection guard can close.");
-  g_string_append_printf (out, "ratetier_guard_connections_tracked %"
-                          PRIu64 "\n", guard->tracked);
+  sample (out, "ratetier_guard_connections_tracked", NULL, NULL,
+          g->tracked);
   help (out, "ratetier_guard_connections_untracked_total", "counter",
         "Connections the guard could not match to a socket (Unix).");
-  g_string_append_printf (out, "ratetier_guard_connections_untracked_total %"
-                          PRIu64 "\n", guard->untracked);
-  help (out, "ratetier_guard_trips_total", "counter",
+  sample (out, "ratetier_guard_connections_untracked_total", NULL, NULL,
+          g->untracked);
+  help (out, trips, "counter",
         "Connections closed on a timeout or refused over a cap.");
-  g_string_append_printf (out,
-                          "ratetier_guard_trips_total"
-                          "{limit=\"handshake-timeout\"} %" PRIu64 "\n"
-                          "ratetier_guard_trips_total"
-                          "{limit=\"idle-timeout\"} %" PRIu64 "\n"
-                          "ratetier_guard_trips_total"
-                          "{limit=\"max-connections\"} %" PRIu64 "\n"
-                          "ratetier_guard_trips_total"
-                          "{limit=\"max-handshakes\"} %" PRIu64 "\n",
-                          guard->handshake_timeouts, guard->idle_timeouts,
-                          guard->refused, guard->refused_handshakes);
+  sample (out, trips, "limit", "handshake-timeout", g->handshake_timeouts);
+  sample (out, trips, "limit", "idle-timeout", g->idle_timeouts);
+  sample (out, trips, "limit", "max-connections", g->refused);
+  sample (out, trips, "limit", "max-handshakes", g->refused_handshakes);
+}
+
+void
+status_format (GString *out, const struct sched_tier_stats *t, size_t ntiers,
+               const struct client_table_stats *clients,
+               const struct guard_stats *guard)
+{
+  format_tiers (out, t, ntiers);
+  format_waits (out, t, ntiers);
+  format_clients (out, clients);
+  format_guard (out, guard);
 }
 
 int
