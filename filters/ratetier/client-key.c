@@ -46,6 +46,49 @@ make_ipv4 (const struct client_key_config *config, const uint8_t addr[4],
   mask_address (key->u.bytes, 4, config->ipv4_prefix);
 }
 
+/* The least length of a peer address of FAMILY that we read. */
+static size_t
+address_size (sa_family_t family)
+{
+  switch (family) {
+  case AF_INET:
+    return sizeof (struct sockaddr_in);
+  case AF_INET6:
+    return sizeof (struct sockaddr_in6);
+  case AF_VSOCK:
+    return sizeof (struct sockaddr_vm);
+  default:                      /* AF_UNIX: the key is the uid */
+    return sizeof (sa_family_t);
+  }
+}
+
+static void
+make_ipv6 (const struct client_key_config *config,
+           const struct sockaddr_in6 *sin6, struct client_key *key)
+{
+  if (IN6_IS_ADDR_V4MAPPED (&sin6->sin6_addr))
+    make_ipv4 (config, &sin6->sin6_addr.s6_addr[12], key);
+  else {
+    key->kind = CLIENT_KEY_IPV6;
+    key->prefix = config->ipv6_prefix;
+    memcpy (key->u.bytes, &sin6->sin6_addr, 16);
+    mask_address (key->u.bytes, 16, config->ipv6_prefix);
+  }
+}
+
+static int
+make_uid (int64_t peer_uid, struct client_key *key)
+{
+  if (peer_uid < 0) {
+    nbdkit_error ("ratetier: cannot tell who the client is: "
+                  "the uid of the Unix-socket peer is unknown");
+    return -1;
+  }
+  key->kind = CLIENT_KEY_UID;
+  key->u.id = (uint64_t) peer_uid;
+  return 0;
+}
+
 int
 client_key_from_sockaddr (const struct client_key_config *config,
                           const struct sockaddr *sa, size_t len,
@@ -59,62 +102,36 @@ client_key_from_sockaddr (const struct client_key_config *config,
     key->u.id = connection;
     return 0;
   }
-
   if (sa == NULL || len < sizeof sa->sa_family) {
     nbdkit_error ("ratetier: cannot tell who the client is: "
                   "no peer address");
     return -1;
   }
-
+  if (len < address_size (sa->sa_family)) {
+    nbdkit_error ("ratetier: cannot tell who the client is: "
+                  "peer address of family %d is truncated (%zu bytes)",
+                  (int) sa->sa_family, len);
+    return -1;
+  }
   switch (sa->sa_family) {
-  case AF_INET: {
-    const struct sockaddr_in *sin = (const struct sockaddr_in *) sa;
-    if (len < sizeof *sin)
-      break;
-    make_ipv4 (config, (const uint8_t *) &sin->sin_addr, key);
+  case AF_INET:
+    make_ipv4 (config, (const uint8_t *)
+               &((const struct sockaddr_in *) sa)->sin_addr, key);
     return 0;
-  }
-  case AF_INET6: {
-    const struct sockaddr_in6 *sin6 = (const struct sockaddr_in6 *) sa;
-    if (len < sizeof *sin6)
-      break;
-    if (IN6_IS_ADDR_V4MAPPED (&sin6->sin6_addr)) {
-      make_ipv4 (config, &sin6->sin6_addr.s6_addr[12], key);
-      return 0;
-    }
-    key->kind = CLIENT_KEY_IPV6;
-    key->prefix = config->ipv6_prefix;
-    memcpy (key->u.bytes, &sin6->sin6_addr, 16);
-    mask_address (key->u.bytes, 16, config->ipv6_prefix);
+  case AF_INET6:
+    make_ipv6 (config, (const struct sockaddr_in6 *) sa, key);
     return 0;
-  }
   case AF_UNIX:
-    if (peer_uid < 0) {
-      nbdkit_error ("ratetier: cannot tell who the client is: "
-                    "the uid of the Unix-socket peer is unknown");
-      return -1;
-    }
-    key->kind = CLIENT_KEY_UID;
-    key->u.id = (uint64_t) peer_uid;
-    return 0;
-  case AF_VSOCK: {
-    const struct sockaddr_vm *svm = (const struct sockaddr_vm *) sa;
-    if (len < sizeof *svm)
-      break;
+    return make_uid (peer_uid, key);
+  case AF_VSOCK:
     key->kind = CLIENT_KEY_VSOCK;
-    key->u.id = svm->svm_cid;
+    key->u.id = ((const struct sockaddr_vm *) sa)->svm_cid;
     return 0;
-  }
   default:
     nbdkit_error ("ratetier: cannot tell who the client is: "
                   "unsupported address family %d", (int) sa->sa_family);
     return -1;
   }
-
-  nbdkit_error ("ratetier: cannot tell who the client is: "
-                "peer address of family %d is truncated (%zu bytes)",
-                (int) sa->sa_family, len);
-  return -1;
 }
 
 bool

@@ -8,7 +8,6 @@
 #include <string.h>
 #include <sys/socket.h>
 
-#include <glib.h>
 #include <nbdkit-filter.h>
 
 #include "clock.h"
@@ -127,7 +126,7 @@ report (enum guard_admission a, const struct client_key *key, bool log)
                     "(ratetier-max-handshakes), refusing more (client %s); "
                     "not logged again for %u s", cfg.max_handshakes,
                     client_key_format (key, name), cfg.log_interval_s);
-    return -1;
+    break;
   case GUARD_REFUSED_CLIENT:
     client_key_format (key, name);
     if (log)
@@ -137,9 +136,9 @@ report (enum guard_admission a, const struct client_key *key, bool log)
                     cfg.log_interval_s);
     else
       nbdkit_debug ("ratetier: client %s at the connection cap", name);
-    return -1;
+    break;
   }
-  g_assert_not_reached ();
+  return -1;
 }
 
 int

@@ -1,7 +1,8 @@
 /* ratetier: nbdkit glue for per-client tiered scheduling.
  *
  * This file only connects nbdkit to the parts that do the work:
- * tiers.c (the ratetier= table), client-key.c (who a client is),
+ * params.c (the parameters), tiers.c (the ratetier= table),
+ * client-key.c (who a client is),
  * client-table.c (what we know about each client), scheduler.c (who
  * goes next), housekeeping.c (decay, forgetting, the state and status
  * files, on a background thread).  See nbdkit-ratetier-filter.pod.
@@ -24,11 +25,7 @@
  */
 #include <errno.h>
 #include <inttypes.h>
-#include <stdbool.h>
 #include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
 #include <sys/socket.h>
 
 #include <glib.h>
@@ -40,6 +37,7 @@
 #include "config.h"
 #include "guard.h"
 #include "housekeeping.h"
+#include "params.h"
 #include "scheduler.h"
 #include "secret.h"
 #include "tiers.h"
@@ -47,17 +45,8 @@
 /* -D ratetier.sched=1: trace every scheduling decision. */
 NBDKIT_DLL_PUBLIC int ratetier_debug_sched;
 
-#define DEFAULT_TIERS "1000:10,10000:4,100000:2"
-
-/* Configuration, set by .config and fixed after .config_complete. */
-static struct tiers *tiers;             /* ratetier= */
-static uint32_t block_size = 4096;      /* bytes per block */
-static struct client_key_config key_config = CLIENT_KEY_CONFIG_DEFAULT;
-static uint32_t max_clients = 65536;    /* tracked clients at most */
-static enum sched_mode mode = SCHED_MODE_CONTINUOUS;
-static uint32_t concurrency = 1;        /* slots per unit of weight */
-static struct housekeeping_config hk_config = HOUSEKEEPING_CONFIG_DEFAULT;
-static struct guard_config guard_cfg = GUARD_CONFIG_DEFAULT;
+/* Set by .config and .config_complete, fixed afterwards. */
+static struct params params = PARAMS_DEFAULT;
 
 /* State, created in .get_ready. */
 static struct client_table *table;
@@ -90,132 +79,28 @@ ratetier_unload (void)
   housekeeping_free (hk);
   sched_free (sched);
   client_table_free (table);
-  tiers_free (tiers);
-  free (hk_config.state_path);
-  free (hk_config.status_path);
-  config_reset ();
-}
-
-/* ratetier-block-size: bytes, at most 1 GiB. */
-static int
-config_block_size (const char *key, const char *value)
-{
-  int64_t v;
-
-  if (config_size (key, value, 1, 1 << 30, &v) == CONFIG_ERROR)
-    return CONFIG_ERROR;
-  block_size = v;
-  return CONFIG_OK;
-}
-
-static int
-config_tiers (const char *key, const char *value)
-{
-  if (config_once (key) == CONFIG_ERROR)
-    return CONFIG_ERROR;
-  tiers = tiers_parse (value);
-  return tiers ? CONFIG_OK : CONFIG_ERROR;
-}
-
-/* ratetier-key and ratetier-schedule, in the order of their meanings. */
-static const char *const key_choices[] = { "address", "connection", NULL };
-static const char *const schedule_choices[] = {
-  [SCHED_MODE_CONTINUOUS] = "continuous", [SCHED_MODE_BATCH] = "batch", NULL
-};
-
-static int
-config_key (const char *key, const char *value)
-{
-  unsigned i;
-
-  if (config_choice (key, value, key_choices, &i) == CONFIG_ERROR)
-    return CONFIG_ERROR;
-  key_config.per_connection = i == 1;
-  return CONFIG_OK;
-}
-
-static int
-config_schedule (const char *key, const char *value)
-{
-  unsigned i;
-
-  if (config_choice (key, value, schedule_choices, &i) == CONFIG_ERROR)
-    return CONFIG_ERROR;
-  mode = i;
-  return CONFIG_OK;
-}
-
-/* Parameters of the parts (the guard, housekeeping), then unknown. */
-static int
-config_parts (const char *key, const char *value)
-{
-  int r = guard_config (&guard_cfg, key, value);
-
-  if (r == CONFIG_NOT_MINE)
-    r = housekeeping_config (&hk_config, key, value);
-  if (r == CONFIG_NOT_MINE) {
-    nbdkit_error ("%s: unknown ratetier parameter (see "
-                  "nbdkit-ratetier-filter(1))", key);
-    r = CONFIG_ERROR;
-  }
-  return r;
+  params_free (&params);
 }
 
 static int
 ratetier_config (nbdkit_next_config *next, nbdkit_backend *nxdata,
                  const char *key, const char *value)
 {
-  if (strcmp (key, "ratetier") != 0 && strncmp (key, "ratetier-", 9) != 0)
-    return next (nxdata, key, value);
+  int r = params_config (&params, key, value);
 
-  if (strcmp (key, "ratetier") == 0)
-    return config_tiers (key, value);
-  else if (strcmp (key, "ratetier-block-size") == 0)
-    return config_block_size (key, value);
-  else if (strcmp (key, "ratetier-key") == 0)
-    return config_key (key, value);
-  else if (strcmp (key, "ratetier-ipv4-prefix") == 0)
-    return config_u32 (key, value, 0, 32, &key_config.ipv4_prefix);
-  else if (strcmp (key, "ratetier-ipv6-prefix") == 0)
-    return config_u32 (key, value, 0, 128, &key_config.ipv6_prefix);
-  else if (strcmp (key, "ratetier-max-clients") == 0)
-    return config_u32 (key, value, 1, CLIENT_TABLE_MAX_CLIENTS, &max_clients);
-  else if (strcmp (key, "ratetier-schedule") == 0)
-    return config_schedule (key, value);
-  else if (strcmp (key, "ratetier-concurrency") == 0)
-    return config_u32 (key, value, 1, 1024, &concurrency);
-  else
-    return config_parts (key, value);
+  return r == CONFIG_NOT_MINE ? next (nxdata, key, value) : r;
 }
 
 static int
 ratetier_config_complete (nbdkit_next_config_complete *next,
                           nbdkit_backend *nxdata)
 {
-  if (tiers == NULL)
-    tiers = tiers_parse (DEFAULT_TIERS);
-  if (tiers_weight_sum (tiers) * concurrency > 1000000) {
-    nbdkit_error ("ratetier: the weights times ratetier-concurrency allow "
-                  "more than 1000000 requests in flight");
+  if (params_complete (&params) == -1)
     return -1;
-  }
   return next (nxdata);
 }
 
-#define ratetier_config_help \
-  "ratetier=TIERS              ((BLOCKS, WEIGHT), ...) or BLOCKS:WEIGHT,...\n" \
-  "                            (default " DEFAULT_TIERS ").\n" \
-  "ratetier-block-size=SIZE    Bytes per block (default 4096).\n" \
-  "ratetier-key=address|connection  Who a client is (default address).\n" \
-  "ratetier-ipv4-prefix=BITS   IPv4 prefix per client (default 32).\n" \
-  "ratetier-ipv6-prefix=BITS   IPv6 prefix per client (default 64).\n" \
-  "ratetier-max-clients=N      Clients tracked at most (default 65536).\n" \
-  "ratetier-schedule=continuous|batch  Refill slots at once or per\n" \
-  "                            iteration (default continuous).\n" \
-  "ratetier-concurrency=N      Requests in flight per unit of weight\n" \
-  "                            (default 1).\n" \
-  HOUSEKEEPING_CONFIG_HELP "\n" \
-  GUARD_CONFIG_HELP
+#define ratetier_config_help PARAMS_HELP
 
 /* Trace hook for the scheduler: nbdkit_debug when -D ratetier.sched=1. */
 static void
@@ -249,21 +134,23 @@ still_wanted (void)
 static int
 ratetier_get_ready (int thread_model)
 {
+  const struct params *p = &params;
   struct sched_config sc = {
-    .tiers = tiers, .mode = mode, .concurrency = concurrency,
+    .tiers = p->tiers, .mode = p->mode, .concurrency = p->concurrency,
     .slice_ms = 200, .alive = still_wanted, .trace = trace_sched,
   };
-  g_autofree char *t = tiers_format (tiers);
+  g_autofree char *t = tiers_format (p->tiers);
 
   secret_generate (secret);
-  table = client_table_new (max_clients, secret);
+  table = client_table_new (p->max_clients, secret);
   sched = sched_new (&sc);
-  hk = housekeeping_new (&hk_config, table, sched, tiers, key_config,
-                         block_size);
+  hk = housekeeping_new (&p->housekeeping, table, sched, p->tiers, p->key,
+                         p->block_size);
   if (housekeeping_load (hk) == -1)
     return -1;
   nbdkit_debug ("ratetier: tiers %s, block size %" PRIu32 ", %s schedule",
-                t, block_size, mode == SCHED_MODE_BATCH ? "batch" : "continuous");
+                t, p->block_size,
+                p->mode == SCHED_MODE_BATCH ? "batch" : "continuous");
   return 0;
 }
 
@@ -272,7 +159,7 @@ ratetier_after_fork (nbdkit_backend *nxdata)
 {
   if (housekeeping_start (hk) == -1)
     return -1;
-  return guard_start (&guard_cfg, &key_config, secret);
+  return guard_start (&params.guard, &params.key, secret);
 }
 
 static void
@@ -298,13 +185,13 @@ connect_client (void)
   struct client_key key;
   int64_t uid = -1;
 
-  if (!key_config.per_connection) {
+  if (!params.key.per_connection) {
     if (nbdkit_peer_name ((struct sockaddr *) &ss, &len) == -1)
       return NULL;
     if (ss.ss_family == AF_UNIX)
       uid = nbdkit_peer_uid ();
   }
-  if (client_key_from_sockaddr (&key_config, (struct sockaddr *) &ss, len,
+  if (client_key_from_sockaddr (&params.key, (struct sockaddr *) &ss, len,
                                 uid,
                                 __atomic_fetch_add (&next_connection, 1,
                                                     __ATOMIC_RELAXED),
@@ -373,7 +260,7 @@ ratetier_close (void *handle)
 static uint32_t
 blocks_of (uint32_t count)
 {
-  return count == 0 ? 1 : (count - 1) / block_size + 1;
+  return count == 0 ? 1 : (count - 1) / params.block_size + 1;
 }
 
 /* A request in the scheduler, from request_enter to request_leave. */
