@@ -99,7 +99,7 @@ assert_opens (const char *name, const char *contents)
   char buf[64] = "";
   int fd, flags;
 
-  fd = imagedir_open (dirfd_, name, true, &reason);
+  fd = imagedir_open (dirfd_, name, IMAGEDIR_BENEATH, &reason);
   if (fd == -1)
     g_error ("%s: refused: %s: %s", name, reason, g_strerror (errno));
   g_assert_cmpint (read (fd, buf, sizeof buf - 1), ==, strlen (contents));
@@ -116,7 +116,7 @@ assert_refused (const char *name, const char *expected)
 {
   const char *reason = "unset";
 
-  g_assert_cmpint (imagedir_open (dirfd_, name, true, &reason), ==, -1);
+  g_assert_cmpint (imagedir_open (dirfd_, name, IMAGEDIR_BENEATH, &reason), ==, -1);
   g_assert_cmpstr (reason, ==, expected);
 }
 
@@ -164,6 +164,15 @@ test_fallback (void)
   teardown ();
 }
 
+/* Read the description sidecar of NAME as the listing does. */
+static ssize_t
+read_description (int dirfd, const char *name, char *buf)
+{
+  return imagedir_read_sidecar (dirfd, name, "description",
+                                IMAGEDIR_BENEATH, buf,
+                                IMAGEDIR_SIDECAR_MAX);
+}
+
 static void
 test_sidecar (void)
 {
@@ -171,17 +180,17 @@ test_sidecar (void)
 
   setup ();
   imagedir_init (dirfd_);
-  g_assert_cmpuint (imagedir_read_sidecar (dirfd_, "good", buf), ==, 8);
+  g_assert_cmpint (read_description (dirfd_, "good", buf), ==, 8);
   g_assert_cmpstr (buf, ==, "  hello\n");
-  g_assert_cmpuint (imagedir_read_sidecar (dirfd_, "big", buf), ==,
-                    IMAGEDIR_SIDECAR_MAX);
+  g_assert_cmpint (read_description (dirfd_, "big", buf), ==,
+                   IMAGEDIR_SIDECAR_MAX);
   g_assert_cmpuint (strlen (buf), ==, IMAGEDIR_SIDECAR_MAX);
-  g_assert_cmpuint (imagedir_read_sidecar (dirfd_, "none", buf), ==, 0);
+  g_assert_cmpint (read_description (dirfd_, "none", buf), ==, -1);
   g_assert_cmpstr (buf, ==, "");
   /* A FIFO sidecar is skipped, not waited on. */
-  g_assert_cmpuint (imagedir_read_sidecar (dirfd_, "fifo", buf), ==, 0);
+  g_assert_cmpint (read_description (dirfd_, "fifo", buf), ==, -1);
   /* No directory: no sidecar, no error. */
-  g_assert_cmpuint (imagedir_read_sidecar (-1, "good", buf), ==, 0);
+  g_assert_cmpint (read_description (-1, "good", buf), ==, -1);
   teardown ();
 }
 
@@ -196,12 +205,12 @@ test_unconfined (void)
   imagedir_init (dirfd_);
   /* file= mode: the administrator's path, symbolic links followed. */
   path = g_build_filename (root, "images", "inside", NULL);
-  fd = imagedir_open (AT_FDCWD, path, false, &reason);
+  fd = imagedir_open (AT_FDCWD, path, IMAGEDIR_ANY_PATH, &reason);
   g_assert_cmpint (fd, >=, 0);
   close (fd);
   g_free (path);
   path = g_build_filename (root, "images", "fifo", NULL);
-  g_assert_cmpint (imagedir_open (AT_FDCWD, path, false, &reason), ==, -1);
+  g_assert_cmpint (imagedir_open (AT_FDCWD, path, IMAGEDIR_ANY_PATH, &reason), ==, -1);
   g_assert_cmpstr (reason, ==, "not a regular file");
   teardown ();
 }

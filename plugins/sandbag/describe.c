@@ -60,21 +60,46 @@ describe_sanitize (char *text, size_t len)
   return out;
 }
 
+/* TIME as YYYY-MM-DDTHH:MM:SSZ into WHEN (at least 48 bytes).  Times
+ * too far away to format (on any sane system: none) print as the epoch
+ * rather than as garbage. */
+static void
+format_time (time_t t, char *when, size_t size)
+{
+  struct tm tm;
+
+  if (gmtime_r (&t, &tm) == NULL ||
+      strftime (when, size, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+    g_strlcpy (when, "1970-01-01T00:00:00Z", size);
+}
+
+/* "; TEXT", or "" without text. */
+static const char *
+text_separator (const char *text)
+{
+  return text != NULL && text[0] != '\0' ? "; " : "";
+}
+
 void
 describe_format (char *buf, size_t bufsize, uint64_t size,
                  time_t mtime, const char *text)
 {
   char when[48];
-  struct tm tm;
 
-  /* Times too far away to format (on any sane system: none) print as
-   * the epoch rather than as garbage. */
-  if (gmtime_r (&mtime, &tm) == NULL ||
-      strftime (when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
-    strcpy (when, "1970-01-01T00:00:00Z");
-  if (text != NULL && text[0] != '\0')
-    snprintf (buf, bufsize, "%" PRIu64 " bytes, modified %s; %s",
-              size, when, text);
-  else
-    snprintf (buf, bufsize, "%" PRIu64 " bytes, modified %s", size, when);
+  format_time (mtime, when, sizeof when);
+  snprintf (buf, bufsize, "%" PRIu64 " bytes, modified %s%s%s",
+            size, when, text_separator (text), text ? text : "");
+}
+
+void
+describe_format_version (char *buf, size_t bufsize,
+                         const struct version_meta *meta, const char *text)
+{
+  char when[48];
+
+  format_time (meta->published, when, sizeof when);
+  snprintf (buf, bufsize,
+            "%s@%s, %" PRIu64 " bytes, published %s, sha256 %s%s%s",
+            meta->name, meta->version, meta->size, when, meta->sha256,
+            text_separator (text), text ? text : "");
 }

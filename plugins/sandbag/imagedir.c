@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -14,6 +15,10 @@
 #include <unistd.h>
 
 #include <linux/openat2.h>
+
+#include <glib.h>
+
+#include "full-io.h"
 
 #include "imagedir.h"
 
@@ -51,15 +56,23 @@ imagedir_set_openat2 (bool use)
   have_openat2 = use;
 }
 
-/* One open of NAME with FLAGS under the confinement rules. */
+/* One open of NAME with FLAGS under the rules for LINKS. */
 static int
-open_one (int dirfd, const char *name, int flags, bool confine)
+open_one (int dirfd, const char *name, int flags, enum imagedir_links links)
 {
-  if (!confine)
+  switch (links) {
+  case IMAGEDIR_ANY_PATH:
     return openat (dirfd, name, flags);
-  if (have_openat2)
-    return sys_openat2 (dirfd, name, flags,
-                        RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS);
+  case IMAGEDIR_BENEATH:
+    if (have_openat2)
+      return sys_openat2 (dirfd, name, flags,
+                          RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS);
+    break;
+  case IMAGEDIR_NO_LINKS:
+    break;
+  }
+  /* O_NOFOLLOW refuses a link in the last component; a name without
+   * '/' has no other. */
   return openat (dirfd, name, flags | O_NOFOLLOW);
 }
 
@@ -80,14 +93,14 @@ open_reason (int err)
 }
 
 int
-imagedir_open (int dirfd, const char *name, bool confine,
+imagedir_open (int dirfd, const char *name, enum imagedir_links links,
                const char **reason)
 {
   struct stat st;
   int fd, flags, saved;
 
   /* O_PATH opens nothing: no FIFO rendezvous, no device open. */
-  fd = open_one (dirfd, name, O_PATH | O_CLOEXEC, confine);
+  fd = open_one (dirfd, name, O_PATH | O_CLOEXEC, links);
   if (fd == -1) {
     *reason = open_reason (errno);
     return -1;
@@ -111,7 +124,7 @@ imagedir_open (int dirfd, const char *name, bool confine,
    * from blocking us, and the second fstat catches it.
    */
   fd = open_one (dirfd, name,
-                 O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC, confine);
+                 O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC, links);
   if (fd == -1) {
     *reason = open_reason (errno);
     return -1;
@@ -135,31 +148,28 @@ imagedir_open (int dirfd, const char *name, bool confine,
   return -1;
 }
 
-size_t
-imagedir_read_sidecar (int dirfd, const char *name, char *buf)
+ssize_t
+imagedir_read_sidecar (int dirfd, const char *name, const char *suffix,
+                       enum imagedir_links links, char *buf, size_t max)
 {
-  char sidecar[FILENAME_MAX];
+  g_autofree char *sidecar = g_strdup_printf (".%s.%s", name, suffix);
   const char *reason;
-  size_t n = 0;
-  ssize_t r;
-  int fd, len;
+  struct stat st;
+  ssize_t n = -1;
+  size_t want;
+  int fd;
 
   buf[0] = '\0';
-  len = snprintf (sidecar, sizeof sidecar, ".%s.description", name);
-  if (len < 0 || (size_t) len >= sizeof sidecar)
-    return 0;
-  fd = imagedir_open (dirfd, sidecar, true, &reason);
+  fd = imagedir_open (dirfd, sidecar, links, &reason);
   if (fd == -1)
-    return 0;
-  while (n < IMAGEDIR_SIDECAR_MAX) {
-    r = pread (fd, buf + n, IMAGEDIR_SIDECAR_MAX - n, n);
-    if (r == -1 && errno == EINTR)
-      continue;
-    if (r <= 0)
-      break;
-    n += r;
+    return -1;
+  if (fstat (fd, &st) == 0) {
+    want = MIN ((uint64_t) st.st_size, max);
+    if (full_pread (fd, buf, want, 0) == 0)
+      n = want;
   }
   close (fd);
-  buf[n] = '\0';
+  if (n >= 0)
+    buf[n] = '\0';
   return n;
 }

@@ -35,22 +35,37 @@ extern bool imagedir_init (int dirfd);
  */
 extern void imagedir_set_openat2 (bool use);
 
-/* Open NAME (relative to DIRFD) as described above.  With CONFINE
- * false, NAME may be any path and symbolic links are followed freely
- * (file= mode: the administrator named the file).  Returns the
+/* Which symbolic links imagedir_open follows. */
+enum imagedir_links {
+  IMAGEDIR_ANY_PATH,            /* NAME may be any path, links followed
+                                 * freely (file= mode: the administrator
+                                 * named the file) */
+  IMAGEDIR_BENEATH,             /* links followed while they stay beneath
+                                 * the directory (unversioned images and
+                                 * their descriptions) */
+  IMAGEDIR_NO_LINKS,            /* no link at all (pinned versions and
+                                 * their metadata, which must be the
+                                 * files themselves to stay immutable) */
+};
+
+/* Open NAME (relative to DIRFD) as described above.  Returns the
  * descriptor, or -1 with errno set and *REASON set.
  */
-extern int imagedir_open (int dirfd, const char *name, bool confine,
-                          const char **reason);
+extern int imagedir_open (int dirfd, const char *name,
+                          enum imagedir_links links, const char **reason);
 
-/* Longest sidecar text read, in bytes; the rest of the file is ignored. */
+/* Longest description text read, in bytes; the rest is ignored. */
 #define IMAGEDIR_SIDECAR_MAX 256
 
-/* Read the sidecar ".NAME.description" of the image NAME in DIRFD into
- * BUF (IMAGEDIR_SIDECAR_MAX + 1 bytes at least), NUL-terminated and
- * unsanitised.  Returns the number of bytes read (0 if there is no
- * readable regular sidecar file; that is not an error).
+/* Read at most MAX bytes of the sidecar ".NAME.SUFFIX" of NAME in DIRFD
+ * (opened with LINKS) into BUF (MAX + 1 bytes at least),
+ * NUL-terminated and unsanitised.  Returns the number of bytes read, or
+ * -1 if there is no readable regular sidecar file.  To tell a file
+ * longer than a limit L from one of L bytes, pass MAX = L + 1.
  */
-extern size_t imagedir_read_sidecar (int dirfd, const char *name, char *buf);
+extern ssize_t imagedir_read_sidecar (int dirfd, const char *name,
+                                      const char *suffix,
+                                      enum imagedir_links links,
+                                      char *buf, size_t max);
 
 #endif

@@ -13,17 +13,24 @@
 #include "exportname.h"
 #include "imagedir.h"
 #include "listing.h"
+#include "pinned.h"
 
 char *
-listing_describe (int dirfd, const char *name, uint64_t size, time_t mtime)
+listing_describe (int dirfd, const char *name, uint64_t size, time_t mtime,
+                  const struct version_meta *meta)
 {
   char text[IMAGEDIR_SIDECAR_MAX + 1];
   char desc[DESCRIBE_SIZE (IMAGEDIR_SIDECAR_MAX)];
-  size_t n;
+  ssize_t n;
 
-  n = imagedir_read_sidecar (dirfd, name, text);
-  describe_sanitize (text, n);
-  describe_format (desc, sizeof desc, size, mtime, text);
+  n = imagedir_read_sidecar (dirfd, meta ? meta->name : name,
+                             "description", IMAGEDIR_BENEATH,
+                             text, IMAGEDIR_SIDECAR_MAX);
+  describe_sanitize (text, MAX (n, 0));
+  if (meta)
+    describe_format_version (desc, sizeof desc, meta, text);
+  else
+    describe_format (desc, sizeof desc, size, mtime, text);
   return g_strdup (desc);
 }
 
@@ -51,23 +58,22 @@ static struct listing_entry *
 entry_new (int dirfd, const char *name)
 {
   struct listing_entry *e;
+  struct pinned_image img;
   const char *reason;
   struct stat st;
-  int fd;
+  int r;
 
-  if (!exportname_check (name, &reason))
+  if (!exportname_check (name, &reason) ||
+      pinned_open (dirfd, name, &img, &reason) == -1)
     return NULL;
-  fd = imagedir_open (dirfd, name, true, &reason);
-  if (fd == -1)
+  r = fstat (img.fd, &st);
+  close (img.fd);
+  if (r == -1)
     return NULL;
-  if (fstat (fd, &st) == -1) {
-    close (fd);
-    return NULL;
-  }
-  close (fd);
   e = g_new (struct listing_entry, 1);
   e->name = g_strdup (name);
-  e->description = listing_describe (dirfd, name, st.st_size, st.st_mtime);
+  e->description = listing_describe (dirfd, name, st.st_size, st.st_mtime,
+                                     img.versioned ? &img.meta : NULL);
   return e;
 }
 

@@ -7,8 +7,12 @@
  * Each open is O_PATH first, so listing never blocks on a FIFO.
  *
  * listing_describe builds the description of one image (the format is
- * in describe.h) from its size, its modification time and its sidecar
- * file ".NAME.description" in the same directory.
+ * in describe.h) from its size, its modification time or its version's
+ * metadata, and its sidecar file ".NAME.description" in the same
+ * directory (NAME without the version, for a pinned version).  Names
+ * are listed as they are asked for: a current-version link as NAME,
+ * described as the version it resolves to, and every pinned version as
+ * NAME@VERSION.
  *
  * Neither calls nbdkit; both are thread-safe and may run concurrently
  * (each scan opens its own directory stream).
@@ -21,16 +25,20 @@
 
 #include <glib.h>
 
+#include "version.h"
+
 struct listing_entry {
   char *name;                   /* export name = file name */
   char *description;            /* see describe.h */
 };
 
 /* The description of image NAME in DIRFD, of SIZE bytes modified at
- * MTIME.  Never fails; free with g_free.
+ * MTIME, or of the pinned version META (not NULL).  Never fails; free
+ * with g_free.
  */
 extern char *listing_describe (int dirfd, const char *name,
-                               uint64_t size, time_t mtime);
+                               uint64_t size, time_t mtime,
+                               const struct version_meta *meta);
 
 /* The servable images of DIRFD, sorted by name, as a GPtrArray of
  * struct listing_entry * (freed with the array), or NULL with errno

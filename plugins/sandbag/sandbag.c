@@ -41,6 +41,8 @@
 #include "exportname.h"
 #include "imagedir.h"
 #include "listing.h"
+#include "pinned.h"
+#include "version.h"
 
 #define THREAD_MODEL NBDKIT_THREAD_MODEL_PARALLEL
 
@@ -92,7 +94,10 @@ struct handle {
   int fd;                       /* read-only descriptor of the image */
   uint64_t size;                /* its size in bytes, at open */
   time_t mtime;                 /* its modification time, at open */
-  const char *name;             /* export name (nbdkit-interned) */
+  const char *name;             /* export name, the pinned name for a
+                                 * version (nbdkit-interned) */
+  bool versioned;               /* a pinned version: META is set */
+  struct version_meta meta;
 };
 
 /* A client-supplied name made safe to log: escaped and truncated. */
@@ -201,7 +206,7 @@ sandbag_config_complete (void)
 
   /* Fail early on an image or directory we could never serve. */
   if (filename != NULL) {
-    fd = imagedir_open (AT_FDCWD, filename, false, &reason);
+    fd = imagedir_open (AT_FDCWD, filename, IMAGEDIR_ANY_PATH, &reason);
     if (fd == -1) {
       nbdkit_error ("file: %s: %s", filename, why (reason));
       return -1;
@@ -267,6 +272,7 @@ sandbag_open (int readonly)
   const char *name = nbdkit_export_name ();
   g_autofree struct handle *h = NULL;
   g_autofree char *shown = NULL;
+  struct pinned_image img;
   const char *reason;
   struct stat st;
   int fd;
@@ -274,6 +280,7 @@ sandbag_open (int readonly)
   if (name == NULL)
     return NULL;
 
+  h = g_new0 (struct handle, 1);
   if (filename != NULL) {
     if (name[0] != '\0') {
       shown = printable (name);
@@ -281,25 +288,25 @@ sandbag_open (int readonly)
                     "exists in file= mode", shown);
       return NULL;
     }
-    fd = imagedir_open (AT_FDCWD, filename, false, &reason);
+    fd = imagedir_open (AT_FDCWD, filename, IMAGEDIR_ANY_PATH, &reason);
     if (fd == -1) {
       nbdkit_error ("file: %s: %s", filename, why (reason));
       return NULL;
     }
   }
   else {
-    if (!exportname_check (name, &reason)) {
-      shown = printable (name);
-      nbdkit_error ("export \"%s\" refused: %s", shown, reason);
-      return NULL;
-    }
-    fd = imagedir_open (dir_fd, name, true, &reason);
-    if (fd == -1) {
+    if (!exportname_check (name, &reason) ||
+        pinned_open (dir_fd, name, &img, &reason) == -1) {
       reason = why (reason);    /* before printable () touches errno */
       shown = printable (name);
       nbdkit_error ("export \"%s\" refused: %s", shown, reason);
       return NULL;
     }
+    fd = img.fd;
+    h->versioned = img.versioned;
+    h->meta = img.meta;
+    if (img.versioned)
+      name = img.pinned;
   }
 
   if (fstat (fd, &st) == -1) {
@@ -307,7 +314,6 @@ sandbag_open (int readonly)
     close (fd);
     return NULL;
   }
-  h = g_new0 (struct handle, 1);
   h->fd = fd;
   h->size = st.st_size;
   h->mtime = st.st_mtime;
@@ -332,22 +338,23 @@ sandbag_close (void *handle)
 }
 
 /* The description of an image (see describe.h), or NULL on error.
- * NAME is the export name in dir= mode; in file= mode the sidecar sits
- * next to the image.
+ * NAME is the export name in dir= mode, META the version's metadata or
+ * NULL; in file= mode the sidecar sits next to the image.
  */
 static char *
-describe_image (const char *name, uint64_t size, time_t mtime)
+describe_image (const char *name, uint64_t size, time_t mtime,
+                const struct version_meta *meta)
 {
   g_autofree char *dir = NULL, *base = NULL;
   char *desc;
   int dfd;
 
   if (dir_fd >= 0)
-    return listing_describe (dir_fd, name, size, mtime);
+    return listing_describe (dir_fd, name, size, mtime, meta);
   dir = g_path_get_dirname (filename);
   base = g_path_get_basename (filename);
   dfd = open (dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
-  desc = listing_describe (dfd, base, size, mtime);
+  desc = listing_describe (dfd, base, size, mtime, NULL);
   if (dfd >= 0)
     close (dfd);
   return desc;
@@ -357,7 +364,9 @@ static const char *
 sandbag_export_description (void *handle)
 {
   struct handle *h = handle;
-  g_autofree char *desc = describe_image (h->name, h->size, h->mtime);
+  g_autofree char *desc =
+    describe_image (h->name, h->size, h->mtime,
+                    h->versioned ? &h->meta : NULL);
 
   return nbdkit_strdup_intern (desc);
 }
@@ -371,7 +380,7 @@ list_file (struct nbdkit_exports *exports)
   struct stat st;
   int fd;
 
-  fd = imagedir_open (AT_FDCWD, filename, false, &reason);
+  fd = imagedir_open (AT_FDCWD, filename, IMAGEDIR_ANY_PATH, &reason);
   if (fd == -1) {
     nbdkit_error ("file: %s: %s", filename, why (reason));
     return -1;
@@ -382,7 +391,7 @@ list_file (struct nbdkit_exports *exports)
     return -1;
   }
   close (fd);
-  desc = describe_image ("", st.st_size, st.st_mtime);
+  desc = describe_image ("", st.st_size, st.st_mtime, NULL);
   return nbdkit_add_export (exports, "", desc);
 }
 
@@ -418,9 +427,18 @@ sandbag_list_exports (int readonly, int is_tls,
 static const char *
 sandbag_default_export (int readonly, int is_tls)
 {
-  if (dirname_ != NULL)
-    return default_name;        /* NULL: no default export */
-  return "";
+  char pinned[VERSION_NAME_MAX + 1];
+
+  if (dirname_ == NULL)
+    return "";
+  if (default_name == NULL)
+    return NULL;                /* no default export */
+  /* The canonical name of a versioned default export is its pinned
+   * name: nbdkit opens that (so the connection gets the version named
+   * here) and sends it as NBD_INFO_NAME. */
+  if (pinned_resolve (dir_fd, default_name, pinned))
+    return nbdkit_strdup_intern (pinned);
+  return default_name;
 }
 
 static int64_t
