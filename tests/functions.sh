@@ -9,6 +9,7 @@
 #   $RATETIER_FILTER  nbdkit-ratetier-filter.so
 #   $HEATMAP_FILTER   nbdkit-heatmap-filter.so
 #   $SANDBAG_HEATMAP  the sandbag-heatmap tool
+#   $SANDBAG_PUBLISH  the sandbag-publish tool
 # and gives each test a private scratch directory, $tmp, removed at exit.
 
 : "${abs_top_srcdir:?run the tests through meson test}"
@@ -22,7 +23,9 @@ SANDBAG_PLUGIN=$abs_top_builddir/plugins/sandbag/nbdkit-sandbag-plugin.so
 RATETIER_FILTER=$abs_top_builddir/filters/ratetier/nbdkit-ratetier-filter.so
 HEATMAP_FILTER=$abs_top_builddir/filters/heatmap/nbdkit-heatmap-filter.so
 SANDBAG_HEATMAP=$abs_top_builddir/tools/sandbag-heatmap/sandbag-heatmap
+SANDBAG_PUBLISH=$abs_top_builddir/tools/sandbag-publish/sandbag-publish
 export SANDBAG_PLUGIN RATETIER_FILTER HEATMAP_FILTER SANDBAG_HEATMAP
+export SANDBAG_PUBLISH
 
 # Exit status that meson counts as a skip.  CI counts a skip as a failure,
 # so use it only for what the machine truly lacks.

@@ -109,6 +109,30 @@ test_failed_rename (void)
 }
 
 static void
+test_commit_new (void)
+{
+  g_autofree char *p = path_of ("once");
+  g_autofree char *content = NULL;
+  g_autofree char *names = NULL;
+  g_autoptr (GError) err = NULL;
+  struct atomic_file f;
+
+  g_assert_cmpint (atomic_file_begin (&f, p, 0444, &err), ==, 0);
+  g_assert_cmpint (write (f.fd, "first", 5), ==, 5);
+  g_assert_cmpint (atomic_file_commit_new (&f, true, &err), ==, 0);
+  /* A second file for the same name is refused; the first stays. */
+  g_assert_cmpint (atomic_file_begin (&f, p, 0444, &err), ==, 0);
+  g_assert_cmpint (write (f.fd, "second", 6), ==, 6);
+  g_assert_cmpint (atomic_file_commit_new (&f, true, &err), ==, -1);
+  g_assert_true (g_error_matches (err, G_FILE_ERROR, G_FILE_ERROR_EXIST));
+  g_assert_true (g_file_get_contents (p, &content, NULL, NULL));
+  g_assert_cmpstr (content, ==, "first");
+  names = listing ();
+  g_assert_cmpstr (names, ==, "once");
+  g_unlink (p);
+}
+
+static void
 test_rename_aside (void)
 {
   g_autofree char *p = path_of ("map");
@@ -189,6 +213,7 @@ main (int argc, char *argv[])
   g_test_add_func ("/common/atomic-file/replace", test_replace);
   g_test_add_func ("/common/atomic-file/abort", test_abort_keeps_old);
   g_test_add_func ("/common/atomic-file/failed-rename", test_failed_rename);
+  g_test_add_func ("/common/atomic-file/commit-new", test_commit_new);
   g_test_add_func ("/common/atomic-file/rename-aside", test_rename_aside);
   g_test_add_func ("/common/atomic-file/read-bounded", test_read_bounded);
   g_test_add_func ("/common/atomic-file/set-error", test_set_error);

@@ -78,8 +78,29 @@ atomic_file_abort (struct atomic_file *f)
   g_clear_pointer (&f->tmp_path, g_free);
 }
 
-int
-atomic_file_commit (struct atomic_file *f, bool durable, GError **err)
+/* rename FROM to TO, but never over an existing TO (EEXIST).  File
+ * systems without RENAME_NOREPLACE get link and unlink, which never
+ * replaces either. */
+static int
+rename_noreplace (const char *from, const char *to)
+{
+  int r = renameat2 (AT_FDCWD, from, AT_FDCWD, to, RENAME_NOREPLACE);
+
+  if (r == -1 && (errno == EINVAL || errno == ENOSYS)) {
+    r = link (from, to);
+    if (r == 0 && unlink (from) == -1) {
+      int saved = errno;
+
+      unlink (to);
+      errno = saved;
+      r = -1;
+    }
+  }
+  return r;
+}
+
+static int
+commit (struct atomic_file *f, bool durable, bool replace, GError **err)
 {
   int fd = f->fd;
 
@@ -94,7 +115,8 @@ atomic_file_commit (struct atomic_file *f, bool durable, GError **err)
     file_set_error (err, errno, "close %s", f->tmp_path);
     goto fail;
   }
-  if (rename (f->tmp_path, f->path) == -1) {
+  if ((replace ? rename (f->tmp_path, f->path)
+       : rename_noreplace (f->tmp_path, f->path)) == -1) {
     file_set_error (err, errno, "rename %s to %s", f->tmp_path, f->path);
     goto fail;
   }
@@ -110,6 +132,18 @@ atomic_file_commit (struct atomic_file *f, bool durable, GError **err)
  fail:
   atomic_file_abort (f);
   return -1;
+}
+
+int
+atomic_file_commit (struct atomic_file *f, bool durable, GError **err)
+{
+  return commit (f, durable, true, err);
+}
+
+int
+atomic_file_commit_new (struct atomic_file *f, bool durable, GError **err)
+{
+  return commit (f, durable, false, err);
 }
 
 int
@@ -137,18 +171,8 @@ file_rename_aside (const char *path, const char *tag, GError **err)
     g_autofree char *to = i == 0
       ? g_strdup_printf ("%s.%s", path, tag)
       : g_strdup_printf ("%s.%s.%d", path, tag, i);
-    int r = renameat2 (AT_FDCWD, path, AT_FDCWD, to, RENAME_NOREPLACE);
+    int r = rename_noreplace (path, to);
 
-    /* File systems without RENAME_NOREPLACE: link and unlink, which
-     * never replaces an existing file either. */
-    if (r == -1 && (errno == EINVAL || errno == ENOSYS)) {
-      r = link (path, to);
-      if (r == 0 && unlink (path) == -1) {
-        file_set_error (err, errno, "unlink %s", path);
-        unlink (to);
-        return NULL;
-      }
-    }
     if (r == 0)
       return file_sync_dir_of (path, err) == 0 ? g_steal_pointer (&to) : NULL;
     if (errno != EEXIST) {

@@ -49,6 +49,12 @@ extern int atomic_file_begin (struct atomic_file *f, const char *path,
 extern int atomic_file_commit (struct atomic_file *f, bool durable,
                                GError **err);
 
+/* The same, but never replacing: if PATH exists, fail with
+ * G_FILE_ERROR_EXIST and leave it alone (for files that, once
+ * published, must never change). */
+extern int atomic_file_commit_new (struct atomic_file *f, bool durable,
+                                   GError **err);
+
 /* Remove the temporary file and finish F. */
 extern void atomic_file_abort (struct atomic_file *f);
 

@@ -110,6 +110,22 @@ config_choice (const char *key, const char *value,
 }
 
 int
+duration_parse (const char *name, const char *value, uint64_t *ms)
+{
+  switch (duration_parse_ms (value, ms)) {
+  case DURATION_OK:
+    return 0;
+  case DURATION_SYNTAX:
+    nbdkit_error ("%s: " DURATION_SYNTAX_FMT, name, value);
+    return -1;
+  case DURATION_TOO_LONG:
+  default:
+    nbdkit_error ("%s: " DURATION_TOO_LONG_FMT, name, value);
+    return -1;
+  }
+}
+
+int
 config_duration (const char *key, const char *value,
                  uint64_t min_ms, uint64_t max_ms, uint64_t *out)
 {

@@ -1,4 +1,4 @@
-/* Duration parameters (see duration.h).
+/* Durations (see duration.h).
  *
  * Digits are accumulated by hand (no strtod) so that locale, hex,
  * exponents, "inf" and "nan" can never be accepted by accident.
@@ -6,8 +6,6 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <string.h>
-
-#include <nbdkit-filter.h>
 
 #include "duration.h"
 
@@ -23,8 +21,8 @@ static const struct {
   { "d", 24 * 3600 * 1000 },
 };
 
-int
-duration_parse (const char *name, const char *value, uint64_t *ms)
+enum duration_result
+duration_parse_ms (const char *value, uint64_t *ms)
 {
   const char *p = value;
   uint64_t whole = 0, frac = 0, frac_scale = 1, unit = 0, r;
@@ -33,7 +31,7 @@ duration_parse (const char *name, const char *value, uint64_t *ms)
 
   while (*p >= '0' && *p <= '9') {
     if (whole > DURATION_MAX_MS)
-      goto too_long;
+      return DURATION_TOO_LONG;
     whole = whole * 10 + (*p++ - '0');
     digits = true;
   }
@@ -53,21 +51,13 @@ duration_parse (const char *name, const char *value, uint64_t *ms)
       unit = units[i].ms;
       break;
     }
-  if (!digits || unit == 0) {
-    nbdkit_error ("%s: could not parse duration \"%s\" "
-                  "(expected a number of seconds, or a number followed "
-                  "by ms, s, m, h or d)", name, value);
-    return -1;
-  }
+  if (!digits || unit == 0)
+    return DURATION_SYNTAX;
   if (whole > DURATION_MAX_MS / unit)
-    goto too_long;
+    return DURATION_TOO_LONG;
   r = whole * unit + (frac * unit + frac_scale / 2) / frac_scale;
   if (r > DURATION_MAX_MS)
-    goto too_long;
+    return DURATION_TOO_LONG;
   *ms = r;
-  return 0;
-
- too_long:
-  nbdkit_error ("%s: duration \"%s\" is too long", name, value);
-  return -1;
+  return DURATION_OK;
 }

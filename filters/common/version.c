@@ -69,6 +69,15 @@ version_split (const char *pinned, size_t *name_len, const char **reason)
   return true;
 }
 
+bool
+version_is_link_of (const char *name, const char *target)
+{
+  size_t name_len;
+
+  return version_split (target, &name_len, NULL) &&
+    name_len == strlen (name) && memcmp (target, name, name_len) == 0;
+}
+
 /* Take the next line of *P (before END) if it is "KEY VALUE\n"; copy
  * VALUE into OUT (OUTSIZE bytes with its NUL) and advance *P. */
 static bool

@@ -59,6 +59,10 @@ extern bool version_label_check (const char *label, const char **reason);
 extern bool version_split (const char *pinned, size_t *name_len,
                            const char **reason);
 
+/* Whether TARGET, the target of a link named NAME, makes that link the
+ * current-version link of NAME: TARGET is exactly "NAME@VERSION". */
+extern bool version_is_link_of (const char *name, const char *target);
+
 /* Parse LEN bytes of TEXT (need not be NUL-terminated) into *M.  On
  * false, *REASON is a static string saying what is wrong. */
 extern bool version_meta_parse (const char *text, size_t len,

@@ -23,7 +23,7 @@ bool
 pinned_resolve (int dirfd, const char *name,
                 char pinned[VERSION_NAME_MAX + 1])
 {
-  size_t name_len, len = strlen (name);
+  size_t name_len;
   ssize_t r;
 
   if (strchr (name, '@') != NULL) {
@@ -36,9 +36,7 @@ pinned_resolve (int dirfd, const char *name,
   if (r <= 0 || r > VERSION_NAME_MAX)
     return false;
   pinned[r] = '\0';
-  /* Exactly "NAME@VERSION" for this NAME, nothing else. */
-  return version_split (pinned, &name_len, NULL) && name_len == len &&
-    memcmp (pinned, name, len) == 0;
+  return version_is_link_of (name, pinned);
 }
 
 /* Read and check the metadata of PINNED (NAME_LEN bytes of name) for

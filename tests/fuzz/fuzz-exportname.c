@@ -1,6 +1,6 @@
 /* libFuzzer harness: the checks applied to export names, which arrive
  * from the network before anything else: sandbag's exportname_check
- * (plugins/sandbag/exportname.h) and heatmap's hm_map_basename
+ * (filters/common/exportname.h) and heatmap's hm_map_basename
  * (filters/heatmap/export-name.h).
  *
  * The input is split at its first NUL into two names A and B (nbdkit

@@ -1,5 +1,5 @@
 /* Unit test: which export names the sandbag plugin accepts in dir= mode
- * (plugins/sandbag/exportname.h).  Each case names the rule it checks.
+ * (filters/common/exportname.h).  Each case names the rule it checks.
  */
 #include <string.h>
 
@@ -112,11 +112,11 @@ int
 main (int argc, char *argv[])
 {
   g_test_init (&argc, &argv, NULL);
-  g_test_add_func ("/sandbag/exportname/accepted", test_accepted);
-  g_test_add_func ("/sandbag/exportname/empty-and-dots", test_empty_and_dots);
-  g_test_add_func ("/sandbag/exportname/slash", test_slash);
-  g_test_add_func ("/sandbag/exportname/control", test_control);
-  g_test_add_func ("/sandbag/exportname/utf8", test_utf8);
-  g_test_add_func ("/sandbag/exportname/length", test_length);
+  g_test_add_func ("/common/exportname/accepted", test_accepted);
+  g_test_add_func ("/common/exportname/empty-and-dots", test_empty_and_dots);
+  g_test_add_func ("/common/exportname/slash", test_slash);
+  g_test_add_func ("/common/exportname/control", test_control);
+  g_test_add_func ("/common/exportname/utf8", test_utf8);
+  g_test_add_func ("/common/exportname/length", test_length);
   return g_test_run ();
 }

@@ -1,4 +1,6 @@
-/* sandbag: which export names may name an image in dir= mode.
+/* Which export names may name an image in dir= mode (the plugin checks
+ * every name a client sends; sandbag-publish checks the names it
+ * publishes under).
  *
  * Export names arrive from the network before any authentication and
  * are then used as a file name inside the image directory, so they are
