@@ -10,12 +10,14 @@
 
 #include "version.h"
 
+#define SHA "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+
 static const char good[] =
   "sandbag-version 1\n"
   "name debian-12\n"
   "version 20261129T153000Z\n"
   "size 770048\n"
-  "sha256 0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef\n"
+  "sha256 " SHA "\n"
   "published 1795966200\n";
 
 static void
@@ -135,6 +137,49 @@ test_mutations (void)
   }
 }
 
+static void
+test_description (void)
+{
+  static const char *bad[] = {
+    "",
+    "300 bytes, modified 2026-11-29T15:30:00Z",
+    "vol@1 300 bytes",
+    "vol@1, -3 bytes, published x, sha256 " SHA,
+    "vol@1, 300 bytes, published x, sha256 " SHA "0",
+    "vol@1, 300 bytes, published x, sha256 " SHA "x",
+    "vol@1, 300 bytes, published x, sha256 0123",
+    "vol@1, 300 bytes, modified x, sha256 " SHA,
+    "vol, 300 bytes, published x, sha256 " SHA,
+    "@1, 300 bytes, published x, sha256 " SHA,
+    "vol@1, 99999999999999999999 bytes, published x, sha256 " SHA,
+  };
+  struct version_meta m;
+  struct version_ident id;
+  const char *reason;
+  g_autofree char *desc = NULL, *with_text = NULL;
+  size_t i;
+
+  g_assert_true (version_meta_parse (good, strlen (good), &m, &reason));
+  desc = version_describe (&m);
+  g_assert_cmpstr (desc, ==, "debian-12@20261129T153000Z, 770048 bytes, "
+                   "published 2026-11-29T15:30:00Z, sha256 " SHA);
+  g_assert_true (version_description_parse (desc, &id, &reason));
+  g_assert_cmpstr (id.pinned, ==, "debian-12@20261129T153000Z");
+  g_assert_cmpuint (id.size, ==, 770048);
+  g_assert_cmpstr (id.sha256, ==, SHA);
+  with_text = g_strconcat (desc, "; Debian 12, sha256 "
+                           "ffffffffffffffffffffffffffffffffffffffffffffff"
+                           "ffffffffffffffffff", NULL);
+  g_assert_true (version_description_parse (with_text, &id, &reason));
+  g_assert_cmpstr (id.sha256, ==, SHA);
+  for (i = 0; i < G_N_ELEMENTS (bad); i++) {
+    reason = NULL;
+    if (version_description_parse (bad[i], &id, &reason))
+      g_error ("description %zu accepted: %s", i, bad[i]);
+    g_assert_nonnull (reason);
+  }
+}
+
 int
 main (int argc, char *argv[])
 {
@@ -144,5 +189,6 @@ main (int argc, char *argv[])
   g_test_add_func ("/common/version/parse-good", test_parse_good);
   g_test_add_func ("/common/version/parse-bad", test_parse_bad);
   g_test_add_func ("/common/version/mutations", test_mutations);
+  g_test_add_func ("/common/version/description", test_description);
   return g_test_run ();
 }

@@ -8,6 +8,7 @@
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include <glib.h>
 
@@ -186,4 +187,70 @@ version_meta_format (const struct version_meta *m)
                           "published %" PRId64 "\n",
                           m->name, m->version, m->size, m->sha256,
                           m->published);
+}
+
+char *
+version_describe (const struct version_meta *m)
+{
+  char when[32];
+  time_t t = m->published;
+  struct tm tm;
+
+  /* Times too far away to format print as the epoch, not garbage. */
+  if (gmtime_r (&t, &tm) == NULL ||
+      strftime (when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+    g_strlcpy (when, "1970-01-01T00:00:00Z", sizeof when);
+  return g_strdup_printf ("%s@%s, %" PRIu64 " bytes, published %s, "
+                          "sha256 %s", m->name, m->version, m->size, when,
+                          m->sha256);
+}
+
+/* Why DESC is not a version's description, or NULL (then *ID is set). */
+static const char *
+description_problem (const char *desc, struct version_ident *id)
+{
+  const char *comma, *p, *sha;
+  size_t name_len, len;
+  char number[24];
+
+  comma = strchr (desc, ',');
+  if (comma == NULL || (size_t) (comma - desc) > VERSION_NAME_MAX)
+    return "no pinned name at the start of the description";
+  memcpy (id->pinned, desc, comma - desc);
+  id->pinned[comma - desc] = '\0';
+  if (!version_split (id->pinned, &name_len, NULL))
+    return "no pinned name at the start of the description";
+  p = comma;
+  if (strncmp (p, ", ", 2) != 0)
+    return "malformed size";
+  p += 2;
+  len = strspn (p, "0123456789");
+  if (len == 0 || len >= sizeof number || strncmp (p + len, " bytes, ", 8))
+    return "malformed size";
+  memcpy (number, p, len);
+  number[len] = '\0';
+  if (!parse_decimal (number, INT64_MAX, &id->size))
+    return "malformed size";
+  p += len + 8;
+  if (strncmp (p, "published ", 10) != 0)
+    return "no publish time";
+  sha = strstr (p, ", sha256 ");
+  if (sha == NULL)
+    return "no sha256";
+  sha += 9;
+  memcpy (id->sha256, sha, strnlen (sha, 64));
+  id->sha256[strnlen (sha, 64)] = '\0';
+  if (!is_sha256_hex (id->sha256) ||
+      (sha[64] != '\0' && strncmp (sha + 64, "; ", 2) != 0))
+    return "malformed sha256";
+  return NULL;
+}
+
+bool
+version_description_parse (const char *desc, struct version_ident *id,
+                           const char **reason)
+{
+  memset (id, 0, sizeof *id);
+  *reason = description_problem (desc, id);
+  return *reason == NULL;
 }

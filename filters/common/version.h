@@ -71,4 +71,27 @@ extern bool version_meta_parse (const char *text, size_t len,
 /* The text of M (a new string, g_free it). */
 extern char *version_meta_format (const struct version_meta *m);
 
+/* How a server describes a version to clients (NBD_INFO_DESCRIPTION
+ * and NBD_OPT_LIST), and all a client learns of it before reading:
+ *
+ *   NAME@VERSION, SIZE bytes, published YYYY-MM-DDTHH:MM:SSZ, sha256 HEX
+ *
+ * optionally followed by "; TEXT" (free text the server appends).
+ */
+struct version_ident {
+  char pinned[VERSION_NAME_MAX + 1];
+  uint64_t size;
+  char sha256[65];
+};
+
+/* The description of M, without text (a new string, g_free it). */
+extern char *version_describe (const struct version_meta *m);
+
+/* Parse a description a server sent (hostile: any bytes, NUL-
+ * terminated) into *ID.  False, with *REASON, if it does not describe a
+ * version exactly as above. */
+extern bool version_description_parse (const char *desc,
+                                       struct version_ident *id,
+                                       const char **reason);
+
 #endif /* SANDBAG_VERSION_H */

@@ -95,11 +95,8 @@ void
 describe_format_version (char *buf, size_t bufsize,
                          const struct version_meta *meta, const char *text)
 {
-  char when[48];
+  g_autofree char *head = version_describe (meta);
 
-  format_time (meta->published, when, sizeof when);
-  snprintf (buf, bufsize,
-            "%s@%s, %" PRIu64 " bytes, published %s, sha256 %s%s%s",
-            meta->name, meta->version, meta->size, when, meta->sha256,
-            text_separator (text), text ? text : "");
+  snprintf (buf, bufsize, "%s%s%s", head, text_separator (text),
+            text ? text : "");
 }
