@@ -32,6 +32,8 @@ expect 1 'could not parse duration "soon"' \
   "$pub" publish --retention=soon "$vol" x "$tmp/a"
 expect 2 'name "a@b" refused' "$pub" publish "$vol" a@b "$tmp/a"
 expect 2 'name ".hidden" refused' "$pub" publish "$vol" .hidden "$tmp/a"
+expect 2 "name \"a,b\" refused: it contains '@' or ','" \
+  "$pub" publish "$vol" a,b "$tmp/a"
 expect 2 'version "-x" refused' "$pub" publish --version=-x "$vol" x "$tmp/a"
 expect 2 "not a regular file" "$pub" publish "$vol" x /dev/null
 expect 2 "$tmp/missing" "$pub" publish "$vol" x "$tmp/missing"

@@ -53,6 +53,8 @@ test_split (void)
   g_assert_false (version_split ("@v1", &n, &reason));
   g_assert_false (version_split ("a@b@c", &n, &reason));
   g_assert_false (version_split ("a@", &n, &reason));
+  g_assert_false (version_split ("a,b@1", &n, &reason));
+  g_assert_cmpstr (reason, ==, "',' in a versioned name");
 }
 
 static void
@@ -80,6 +82,8 @@ test_parse_bad (void)
     "sandbag-version 1\nname x@y\n",
     "sandbag-version 1\nname .x\n",
     "sandbag-version 1\nname a/b\n",
+    "sandbag-version 1\nname Wi, debian\nversion 1\nsize 1\nsha256 " SHA
+    "\npublished 1\n",
     "sandbag-version 1\nname a\nversion -1\n",
     "sandbag-version 1\nname a\nversion 1\nsize 01\n",
     "sandbag-version 1\nname a\nversion 1\nsize -1\n",

@@ -59,6 +59,12 @@ version_split (const char *pinned, size_t *name_len, const char **reason)
       *reason = "empty name before '@'";
     return false;
   }
+  /* A ',' would end the pinned name early in a description. */
+  if (memchr (pinned, ',', at - pinned) != NULL) {
+    if (reason)
+      *reason = "',' in a versioned name";
+    return false;
+  }
   if (strlen (pinned) > VERSION_NAME_MAX) {
     if (reason)
       *reason = "pinned name longer than 255 bytes";
@@ -144,8 +150,7 @@ meta_problem (const char *text, size_t len, struct version_meta *m)
       strcmp (value, "1") != 0)
     return "not a sandbag version 1 metadata file";
   if (!take_line (&p, end, "name", m->name, sizeof m->name) ||
-      strchr (m->name, '@') != NULL || strchr (m->name, '/') != NULL ||
-      m->name[0] == '.')
+      strpbrk (m->name, "@/,") != NULL || m->name[0] == '.')
     return "bad or missing name line";
   if (!take_line (&p, end, "version", m->version, sizeof m->version) ||
       !version_label_check (m->version, NULL))

@@ -10,7 +10,8 @@
  *                        appears under its pinned name;
  *   NAME                 a symbolic link to NAME@VERSION: the current
  *                        version, switched by an atomic rename.
- * NAME follows the export name rules (exportname.h) and holds no '@';
+ * NAME follows the export name rules (exportname.h) and holds no '@'
+ * and no ',' (which ends the pinned name in a description);
  * VERSION is a label of 1 to VERSION_LABEL_MAX bytes of [A-Za-z0-9._+~-]
  * starting with a letter or digit (sandbag-publish uses the UTC publish
  * time, YYYYMMDDTHHMMSSZ, unless told otherwise).

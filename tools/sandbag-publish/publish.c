@@ -98,10 +98,11 @@ check_name (int dirfd, const struct publish_request *req, char **current,
 
   *current = NULL;
   if (!exportname_check (req->name, &reason) ||
-      strchr (req->name, '@') != NULL) {
+      strpbrk (req->name, "@,") != NULL) {
     g_set_error (err, G_FILE_ERROR, G_FILE_ERROR_INVAL,
                  "name \"%s\" refused: %s", req->name,
-                 strchr (req->name, '@') ? "it contains '@'" : reason);
+                 strpbrk (req->name, "@,") ? "it contains '@' or ','"
+                 : reason);
     return -1;
   }
   if (fstatat (dirfd, req->name, &st, AT_SYMLINK_NOFOLLOW) == -1) {
