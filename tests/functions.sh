@@ -10,6 +10,8 @@
 #   $HEATMAP_FILTER   nbdkit-heatmap-filter.so
 #   $SANDBAG_HEATMAP  the sandbag-heatmap tool
 #   $SANDBAG_PUBLISH  the sandbag-publish tool
+#   $SANDBAG_ATTACH   the sandbag-attach tool
+#   $SANDBAG_RELAY_PLUGIN  nbdkit-sandbag-relay-plugin.so
 # and gives each test a private scratch directory, $tmp, removed at exit.
 
 : "${abs_top_srcdir:?run the tests through meson test}"
@@ -24,8 +26,10 @@ RATETIER_FILTER=$abs_top_builddir/filters/ratetier/nbdkit-ratetier-filter.so
 HEATMAP_FILTER=$abs_top_builddir/filters/heatmap/nbdkit-heatmap-filter.so
 SANDBAG_HEATMAP=$abs_top_builddir/tools/sandbag-heatmap/sandbag-heatmap
 SANDBAG_PUBLISH=$abs_top_builddir/tools/sandbag-publish/sandbag-publish
+SANDBAG_ATTACH=$abs_top_builddir/tools/sandbag-attach/sandbag-attach
+SANDBAG_RELAY_PLUGIN=$abs_top_builddir/plugins/sandbag-relay/nbdkit-sandbag-relay-plugin.so
 export SANDBAG_PLUGIN RATETIER_FILTER HEATMAP_FILTER SANDBAG_HEATMAP
-export SANDBAG_PUBLISH
+export SANDBAG_PUBLISH SANDBAG_ATTACH SANDBAG_RELAY_PLUGIN
 
 # Exit status that meson counts as a skip.  CI counts a skip as a failure,
 # so use it only for what the machine truly lacks.
@@ -68,6 +72,12 @@ requires_root ()
     echo "$0: skipped: needs root" >&2
     exit $SKIP
   fi
+}
+
+# free_port: print a TCP port free on 127.0.0.1 now.
+free_port ()
+{
+  python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }
 
 # start_nbdkit PIDFILE [NBDKIT-ARGS...]: start nbdkit in the background

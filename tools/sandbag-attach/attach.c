@@ -16,34 +16,19 @@
 #include "state.h"
 #include "version.h"
 
-const char *attach_relay_log;
-
 /* How long after starting a relay or nbdfuse its socket or file must
  * appear. */
 #define READY_TIMEOUT_MS 10000
 
-/* In the child, just before exec: stderr to the file LOG (appending). */
-static void
-stderr_to_log (gpointer log)
-{
-  int fd = open (log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
-
-  if (fd >= 0)
-    dup2 (fd, STDERR_FILENO);
-}
-
-/* Run ARGV; with LOG, its standard error goes there instead of into
- * the error message. */
-static int
-run_logged (const char *const *argv, const char *log, GError **err)
+int
+run_command (const char *const *argv, GError **err)
 {
   g_autofree char *out = NULL, *errout = NULL, *cmd = NULL;
   g_autoptr (GError) spawn_err = NULL;
   int status;
 
   if (!g_spawn_sync (NULL, (char **) argv, NULL, G_SPAWN_SEARCH_PATH,
-                     log ? stderr_to_log : NULL, (gpointer) log, &out,
-                     &errout, &status, &spawn_err)) {
+                     NULL, NULL, &out, &errout, &status, &spawn_err)) {
     g_set_error (err, G_SPAWN_ERROR, spawn_err->code, "%s",
                  spawn_err->message);
     return -1;
@@ -51,16 +36,9 @@ run_logged (const char *const *argv, const char *log, GError **err)
   if (g_spawn_check_wait_status (status, NULL))
     return 0;
   cmd = g_strjoinv (" ", (char **) argv);
-  g_set_error (err, G_SPAWN_ERROR, G_SPAWN_ERROR_FAILED, "%s failed: %s%s%s",
-               cmd, g_strstrip (errout), g_strstrip (out),
-               log ? " (see the log)" : "");
+  g_set_error (err, G_SPAWN_ERROR, G_SPAWN_ERROR_FAILED, "%s failed: %s%s",
+               cmd, g_strstrip (errout), g_strstrip (out));
   return -1;
-}
-
-int
-run_command (const char *const *argv, GError **err)
-{
-  return run_logged (argv, NULL, err);
 }
 
 /* Wait until PATH exists (as a socket or regular file). */
@@ -106,7 +84,11 @@ stop_pidfile (const char *pidfile)
     kill (pid, SIGKILL);
 }
 
-/* Start the relay for V in DIR. */
+/* Start the relay for V in DIR.  nbdkit forks into the background
+ * once it listens (it logs to syslog).  Its own daemon mode matters:
+ * nbdkit 1.32 always asks the kernel for SIGTERM when its parent dies
+ * (PR_SET_PDEATHSIG, even without --exit-with-parent), and only its
+ * fork into the background clears that. */
 static int
 start_relay (const struct mount_state *m, const char *dir,
              const struct version_ident *v, GError **err)
@@ -123,8 +105,7 @@ start_relay (const struct mount_state *m, const char *dir,
   g_ptr_array_add (argv, g_strdup (sock));
   g_ptr_array_add (argv, g_strdup ("-P"));
   g_ptr_array_add (argv, g_strdup (pidfile));
-  g_ptr_array_add (argv, g_strdup_printf ("--log=%s", attach_relay_log
-                                          ? "stderr" : "syslog"));
+  g_ptr_array_add (argv, g_strdup ("--log=syslog"));
   g_ptr_array_add (argv, g_strdup (plugin ? plugin : "sandbag-relay"));
   for (i = 0; i < m->servers->len; i++)
     g_ptr_array_add (argv, g_strdup_printf ("server=%s",
@@ -137,15 +118,12 @@ start_relay (const struct mount_state *m, const char *dir,
   g_ptr_array_add (argv, g_strdup_printf ("status=%s", status));
   g_ptr_array_add (argv, NULL);
 
-  /* nbdkit forks into the background once it listens; the log stays
-   * its standard error. */
-  if (run_logged ((const char *const *) argv->pdata, attach_relay_log,
-                  err) == -1)
+  if (run_command ((const char *const *) argv->pdata, err) == -1)
     return -1;
-  if (!wait_for_path (sock)) {
+  /* The socket is there before nbdkit forks; the pid file after. */
+  if (!wait_for_path (pidfile)) {
     g_set_error (err, G_FILE_ERROR, G_FILE_ERROR_FAILED,
-                 "the relay did not start (no %s)", sock);
-    stop_pidfile (pidfile);
+                 "the relay did not start (see the system log)");
     return -1;
   }
   return 0;
@@ -237,8 +215,12 @@ attach_fuse (const struct mount_state *m, const char *dir, GError **err)
                  "%s: %s", fusedir, g_strerror (errno));
     return NULL;
   }
+  /* nbdfuse stays in the foreground: detached from our standard
+   * streams, so that nobody waits for it to close them. */
   if (!g_spawn_async (NULL, (char **) fuse, NULL,
-                      G_SPAWN_SEARCH_PATH | G_SPAWN_STDOUT_TO_DEV_NULL,
+                      G_SPAWN_SEARCH_PATH | G_SPAWN_STDOUT_TO_DEV_NULL |
+                      G_SPAWN_STDERR_TO_DEV_NULL |
+                      G_SPAWN_STDIN_FROM_DEV_NULL,
                       NULL, NULL, &pid, err))
     return NULL;
   if (!wait_for_path (file)) {

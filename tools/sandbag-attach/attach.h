@@ -2,8 +2,8 @@
  * undoing it.
  *
  * A version is attached in its own directory (state.h): a relay
- * (nbdkit with the sandbag-relay plugin, nbdkit-sandbag-relay-plugin(1))
- * serves it on a Unix socket there, and the kernel's NBD device is
+ * (nbdkit with the sandbag-relay plugin, nbdkit-sandbag-relay-plugin(1),
+ * logging to syslog) serves it on a Unix socket there, and the kernel's NBD device is
  * attached to that socket with nbd-client, so that the kernel's
  * connections never leave the machine and the relay alone deals with
  * the Internet.  Where the kernel has no nbd module, nbdfuse exposes
@@ -25,9 +25,6 @@
 
 #include "state.h"
 #include "version.h"
-
-/* Where the relay logs: NULL for syslog, else a file. */
-extern const char *attach_relay_log;
 
 /* Attach version V of mount M (state in MOUNT_DIR).  Returns the block
  * device's path (g_free it), or NULL and *ERR; on failure nothing is

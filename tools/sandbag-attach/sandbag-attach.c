@@ -38,7 +38,7 @@ static gint opt_connections = 2;
 static char *opt_give_up = (char *) "5m";
 static char *opt_timeout = (char *) "10s";
 static char *opt_drain = (char *) "10s";
-static gboolean opt_fuse, opt_relay_log, opt_lazy;
+static gboolean opt_fuse, opt_lazy;
 
 static const GOptionEntry options[] = {
   { "state-dir", 0, 0, G_OPTION_ARG_FILENAME, &opt_state_dir,
@@ -55,8 +55,6 @@ static const GOptionEntry options[] = {
     "(default 10s)", "T" },
   { "fuse", 0, 0, G_OPTION_ARG_NONE, &opt_fuse,
     "Use nbdfuse and a loop device instead of the kernel's nbd", NULL },
-  { "relay-log", 0, 0, G_OPTION_ARG_NONE, &opt_relay_log,
-    "Relays log to a file in the state directory, not syslog", NULL },
   { "lazy", 0, 0, G_OPTION_ARG_NONE, &opt_lazy,
     "detach: unmount lazily even if the file system is busy", NULL },
   { NULL },
@@ -199,8 +197,6 @@ cmd_mount (int argc, char **argv)
                        &m->current, &err) == -1)
     goto out;
   g_ptr_array_remove_index (m->servers, m->servers->len - 1);
-  if (opt_relay_log)
-    attach_relay_log = g_build_filename (mount_dir, "relay.log", NULL);
   if (state_save (mount_dir, m, &err) == -1)
     goto out;
   device = attach_version (m, mount_dir, &m->current, &err);
@@ -242,8 +238,6 @@ load_mount (const char *arg, char **mount_dir)
       failure (err);
     return NULL;
   }
-  if (opt_relay_log)
-    attach_relay_log = g_build_filename (*mount_dir, "relay.log", NULL);
   return m;
 }
 
@@ -253,10 +247,12 @@ drain (struct mount_state *m, const char *mount_dir, int64_t drain_ms)
 {
   int64_t until = g_get_monotonic_time () / 1000 + drain_ms;
 
-  while (g_get_monotonic_time () / 1000 < until) {
+  for (;;) {
     reap_draining (m, mount_dir);
     if (m->draining->len == 0)
       return;
+    if (g_get_monotonic_time () / 1000 >= until)
+      break;
     g_usleep (100000);
   }
   fprintf (stderr, "sandbag-attach: %u older version(s) still in use; "
@@ -413,7 +409,7 @@ cmd_detach (int argc, char **argv)
     }
   }
   g_ptr_array_add (m->draining, g_strdup (m->current.pinned));
-  drain (m, mount_dir, opt_lazy ? 0 : 2000);
+  drain (m, mount_dir, duration_option ("drain-timeout", opt_drain));
   if (m->draining->len > 0) {
     g_set_error (&err, G_FILE_ERROR, G_FILE_ERROR_FAILED,
                  "%s: still in use; run detach again once it is not",
