@@ -62,7 +62,7 @@ check ()
   (cd "$tmp/mnt" && sha256sum --quiet -c "$1")
 }
 
-out=$("$attach" --state-dir="$state" --fuse --give-up=6s \
+out=$("$attach" --state-dir="$state" --fuse --give-up=15s \
         mount vol "$tmp/mnt" "nbd://127.0.0.1:$port")
 [[ $out =~ ^vol@1\ /dev/loop[0-9]+$ ]]
 check "$tmp/sums1"
@@ -106,7 +106,7 @@ if cat "$tmp/mnt/big" > /dev/null 2> "$tmp/err"; then
   exit 1
 fi
 grep -i "input/output error" "$tmp/err"
-(( SECONDS - start >= 5 ))
+(( SECONDS - start >= 12 ))
 "$attach" --state-dir="$state" status "$tmp/mnt" > "$tmp/status"
 grep -E "^source nbd://127.0.0.1:$port wrong-version " "$tmp/status"
 

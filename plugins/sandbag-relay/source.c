@@ -9,7 +9,7 @@
 #include "source.h"
 
 #define BACKOFF_FIRST_MS 200
-#define BACKOFF_MAX_MS 5000
+#define BACKOFF_MAX_MS 2000
 #define WRONG_VERSION_WAIT_MS 60000
 
 struct source_set {

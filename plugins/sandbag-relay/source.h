@@ -5,7 +5,7 @@
  * Choosing: sources_pick returns the source with the lowest connect
  * latency (an exponentially weighted average; an untried source counts
  * as fastest) among those not waiting out a backoff.  After a failure a
- * source waits 200 ms, doubling per consecutive failure up to 5 s, each
+ * source waits 200 ms, doubling per consecutive failure up to 2 s, each
  * wait drawn from 50% to 150% of that (jitter, so that many clients
  * reconnecting after a server restart do not arrive in step).  A source
  * that answers with another version waits 60 s, and is logged.
