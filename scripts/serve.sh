@@ -4,13 +4,16 @@
 #   scripts/serve.sh               serve the embedded demo volume
 #   scripts/serve.sh IMAGE         serve one image as the default export
 #   scripts/serve.sh DIRECTORY     serve every image in DIRECTORY by name
+#                                  (versions published with sandbag-publish
+#                                  as NAME@VERSION, the current one as NAME)
 #
 # Installs what it needs, builds sandbag if needed, and runs nbdkit in the
 # foreground (Ctrl-C stops it) with the recommended public stack of
 # docs/deployment.md: nbdkit's limit filter, ratetier (fair queues and
 # connection guards), nbdkit's rate filter (the uplink) and heatmap.
 # The demo volume is an erofs image of sandbag's own source tree, built
-# into the build directory.
+# into the build directory and published there with sandbag-publish as
+# the pinned version demo@REVISION, served as the default export.
 #
 # Environment:
 #   BUILDDIR   build directory (default: build under the source)
@@ -36,23 +39,32 @@ fi
 ninja -C "$builddir" >/dev/null
 
 target=${1:-}
+extra_args=()
 if [ -z "$target" ]; then
-  target=$builddir/demo.erofs
-  if [ ! -f "$target" ]; then
+  # The demo: this source tree, as a version named by its revision.
+  revision=$(git -C "$top" rev-parse --short HEAD 2>/dev/null || echo 1)
+  image=$builddir/demo-$revision.erofs
+  if [ ! -f "$image" ]; then
     stage=$(mktemp -d)
     trap 'rm -rf "$stage"' EXIT
     git -C "$top" archive HEAD 2>/dev/null | tar -x -C "$stage" ||
       cp -a "$top/README.md" "$top/LICENSE" "$top/docs" "$top/plugins" \
             "$top/filters" "$stage"
-    mkfs.erofs --quiet "$target.tmp" "$stage"
-    mv "$target.tmp" "$target"
+    mkfs.erofs --quiet "$image.tmp" "$stage"
+    mv "$image.tmp" "$image"
   fi
+  target=$builddir/volumes
+  mkdir -p "$target"
+  "$builddir/tools/sandbag-publish/sandbag-publish" publish --no-prune \
+    --version="$revision" "$target" demo "$image" > /dev/null
+  extra_args=(default=demo)
 fi
 
 if [ -d "$target" ]; then
   source_arg=dir=$(realpath "$target")
   uri="nbd://HOST:$port/NAME"
-  name_hint="NAME is an image's file name in $target"
+  name_hint="NAME is an export in $target; NAME@VERSION a pinned version"
+  [ ${#extra_args[@]} -eq 0 ] || name_hint="$name_hint; the default is demo"
 elif [ -f "$target" ]; then
   source_arg=file=$(realpath "$target")
   uri="nbd://HOST:$port/"
@@ -70,8 +82,8 @@ sandbag: serving $target read-only on port $port
   URI:   $uri
 Read it from another machine (replace HOST; $name_hint):
   nbdinfo --list nbd://HOST:$port
-  nbdfuse -r -C 4 /tmp/vol/disk $uri &  mount -o loop,ro /tmp/vol/disk /mnt
-  modprobe nbd && nbd-client -R -C 4 -N NAME HOST $port /dev/nbd0 && mount -o ro /dev/nbd0 /mnt
+  sandbag-attach mount NAME /mnt nbd://HOST:$port     (survives reconnects)
+  modprobe nbd && nbd-client -R -C 4 -timeout 30 -N NAME HOST $port /dev/nbd0 && mount -o ro /dev/nbd0 /mnt
 Watch it:
   cat $statedir/ratetier.prom
   $builddir/tools/sandbag-heatmap/sandbag-heatmap summary $statedir/heatmaps/*.heatmap
@@ -84,6 +96,7 @@ exec nbdkit -f --port "$port" \
   --filter=rate \
   --filter="$builddir/filters/heatmap/nbdkit-heatmap-filter.so" \
   "$builddir/plugins/sandbag/nbdkit-sandbag-plugin.so" "$source_arg" \
+  "${extra_args[@]}" \
   limit=128 \
   ratetier='((1000, 10), (10000, 4), (100000, 2))' \
   ratetier-max-connections=16 ratetier-max-handshakes=256 \

@@ -129,9 +129,8 @@ start_relay (const struct mount_state *m, const char *dir,
   return 0;
 }
 
-/* Whether the kernel has NBD devices (loading the module if need be). */
-static bool
-have_nbd (void)
+bool
+attach_kernel_has_nbd (void)
 {
   const char *const modprobe[] = { "modprobe", "nbd", NULL };
 
@@ -259,11 +258,6 @@ attach_version (const struct mount_state *m, const char *mount_dir,
   }
   if (start_relay (m, dir, v, err) == -1)
     goto fail;
-  if (!m->fuse && !have_nbd ()) {
-    g_set_error (err, G_FILE_ERROR, G_FILE_ERROR_NODEV,
-                 "this kernel has no nbd module; use --fuse");
-    goto fail;
-  }
   device = m->fuse ? attach_fuse (m, dir, err) : attach_nbd (m, dir, v, err);
   if (device == NULL || record_device (dir, device, err) == -1)
     goto fail;

@@ -26,6 +26,9 @@
 #include "state.h"
 #include "version.h"
 
+/* Whether the kernel has NBD devices (loading the module if need be). */
+extern bool attach_kernel_has_nbd (void);
+
 /* Attach version V of mount M (state in MOUNT_DIR).  Returns the block
  * device's path (g_free it), or NULL and *ERR; on failure nothing is
  * left running. */

@@ -191,7 +191,10 @@ cmd_mount (int argc, char **argv)
   g_ptr_array_add (m->servers, NULL);
   m->connections = opt_connections;
   m->give_up_ms = give_up;
-  m->fuse = opt_fuse;
+  m->fuse = opt_fuse || !attach_kernel_has_nbd ();
+  if (m->fuse && !opt_fuse)
+    fprintf (stderr, "sandbag-attach: no nbd module in this kernel: "
+             "using nbdfuse and a loop device\n");
 
   if (resolve_version ((char *const *) m->servers->pdata, m->name, timeout,
                        &m->current, &err) == -1)
