@@ -14,6 +14,9 @@ requires mkfs.erofs --help
 requires nbdfuse --version
 requires test -c /dev/fuse
 export SANDBAG_RELAY_PLUGIN
+# Keep the relays' logs with the test's (printed if the test fails).
+export SANDBAG_ATTACH_RELAY_LOG=$tmp/relay.log
+cleanup_fn "test \$status -eq 0 || tail -200 '$tmp/relay.log' >&2"
 
 attach=$SANDBAG_ATTACH
 state=$tmp/state
@@ -114,4 +117,7 @@ grep -E "^source nbd://127.0.0.1:$port wrong-version " "$tmp/status"
 "$attach" --state-dir="$state" detach --lazy "$tmp/mnt"
 ! mountpoint -q "$tmp/mnt"
 test -z "$(ls "$state")"
-! pgrep -f "sandbag-relay.*export=vol@" > /dev/null
+if pgrep -af "nbdkit.*$state" >&2; then
+  echo "$0: a relay outlived detach" >&2
+  exit 1
+fi

@@ -20,15 +20,27 @@
  * appear. */
 #define READY_TIMEOUT_MS 10000
 
-int
-run_command (const char *const *argv, GError **err)
+/* In a child, before exec: standard error appended to the file LOG. */
+static void
+stderr_to_log (gpointer log)
+{
+  int fd = open (log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+
+  if (fd >= 0)
+    dup2 (fd, STDERR_FILENO);
+}
+
+/* Run ARGV; with LOG, its standard error goes there, not into *ERR. */
+static int
+run_logged (const char *const *argv, const char *log, GError **err)
 {
   g_autofree char *out = NULL, *errout = NULL, *cmd = NULL;
   g_autoptr (GError) spawn_err = NULL;
   int status;
 
   if (!g_spawn_sync (NULL, (char **) argv, NULL, G_SPAWN_SEARCH_PATH,
-                     NULL, NULL, &out, &errout, &status, &spawn_err)) {
+                     log ? stderr_to_log : NULL, (gpointer) log, &out,
+                     &errout, &status, &spawn_err)) {
     g_set_error (err, G_SPAWN_ERROR, spawn_err->code, "%s",
                  spawn_err->message);
     return -1;
@@ -37,8 +49,14 @@ run_command (const char *const *argv, GError **err)
     return 0;
   cmd = g_strjoinv (" ", (char **) argv);
   g_set_error (err, G_SPAWN_ERROR, G_SPAWN_ERROR_FAILED, "%s failed: %s%s",
-               cmd, g_strstrip (errout), g_strstrip (out));
+               cmd, errout ? g_strstrip (errout) : "", g_strstrip (out));
   return -1;
+}
+
+int
+run_command (const char *const *argv, GError **err)
+{
+  return run_logged (argv, NULL, err);
 }
 
 /* Wait until PATH exists (as a socket or regular file). */
@@ -98,6 +116,7 @@ start_relay (const struct mount_state *m, const char *dir,
   g_autofree char *status = g_build_filename (dir, "status", NULL);
   g_autoptr (GPtrArray) argv = g_ptr_array_new_with_free_func (g_free);
   const char *plugin = g_getenv ("SANDBAG_RELAY_PLUGIN");
+  const char *log = g_getenv ("SANDBAG_ATTACH_RELAY_LOG");
   guint i;
 
   g_ptr_array_add (argv, g_strdup ("nbdkit"));
@@ -105,7 +124,12 @@ start_relay (const struct mount_state *m, const char *dir,
   g_ptr_array_add (argv, g_strdup (sock));
   g_ptr_array_add (argv, g_strdup ("-P"));
   g_ptr_array_add (argv, g_strdup (pidfile));
-  g_ptr_array_add (argv, g_strdup ("--log=syslog"));
+  /* For debugging: SANDBAG_ATTACH_RELAY_LOG=FILE makes the relay
+   * verbose and logs it there (nbdkit's daemon keeps standard error
+   * only when verbose). */
+  if (log)
+    g_ptr_array_add (argv, g_strdup ("-v"));
+  g_ptr_array_add (argv, g_strdup (log ? "--log=stderr" : "--log=syslog"));
   g_ptr_array_add (argv, g_strdup (plugin ? plugin : "sandbag-relay"));
   for (i = 0; i < m->servers->len; i++)
     g_ptr_array_add (argv, g_strdup_printf ("server=%s",
@@ -118,7 +142,7 @@ start_relay (const struct mount_state *m, const char *dir,
   g_ptr_array_add (argv, g_strdup_printf ("status=%s", status));
   g_ptr_array_add (argv, NULL);
 
-  if (run_command ((const char *const *) argv->pdata, err) == -1)
+  if (run_logged ((const char *const *) argv->pdata, log, err) == -1)
     return -1;
   /* The socket is there before nbdkit forks; the pid file after. */
   if (!wait_for_path (pidfile)) {

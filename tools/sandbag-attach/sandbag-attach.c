@@ -130,6 +130,15 @@ mount_ro (const char *device, const char *path, GError **err)
   return run_command (argv, err);
 }
 
+/* Forget the mount whose state is in MOUNT_DIR. */
+static int
+remove_mount_dir (const char *mount_dir, GError **err)
+{
+  const char *const rm[] = { "rm", "-rf", "--", mount_dir, NULL };
+
+  return run_command (rm, err);
+}
+
 /* Detach the draining versions of M that nothing uses any more. */
 static void
 reap_draining (struct mount_state *m, const char *mount_dir)
@@ -208,8 +217,7 @@ cmd_mount (int argc, char **argv)
 
     if (device)
       detach_version (m, mount_dir, m->current.pinned, &ignored);
-    const char *const rm[] = { "rm", "-rf", "--", mount_dir, NULL };
-    run_command (rm, NULL);
+    remove_mount_dir (mount_dir, NULL);
     goto out;
   }
   printf ("%s %s\n", m->current.pinned, device);
@@ -400,12 +408,11 @@ cmd_detach (int argc, char **argv)
   if (m == NULL)
     return 2;
   if (is_mounted (m->mountpoint)) {
-    const char *const argv_umount[] = {
-      "umount", opt_lazy ? "--lazy" : m->mountpoint,
-      opt_lazy ? m->mountpoint : NULL, NULL
-    };
+    const char *const umount[] = { "umount", m->mountpoint, NULL };
+    const char *const umount_lazy[] = { "umount", "--lazy", m->mountpoint,
+                                        NULL };
 
-    if (run_command (argv_umount, &err) == -1) {
+    if (run_command (opt_lazy ? umount_lazy : umount, &err) == -1) {
       fprintf (stderr, "sandbag-attach: %s is busy; close what uses it, "
                "or detach --lazy\n", m->mountpoint);
       goto out;
@@ -419,12 +426,8 @@ cmd_detach (int argc, char **argv)
                  m->mountpoint);
     goto out;
   }
-  {
-    const char *const rm[] = { "rm", "-rf", "--", mount_dir, NULL };
-
-    if (run_command (rm, &err) == -1)
-      goto out;
-  }
+  if (remove_mount_dir (mount_dir, &err) == -1)
+    goto out;
   r = 0;
 
  out:

@@ -22,22 +22,6 @@
 
 #define CHUNK (1024 * 1024)
 
-static void set_error (GError **err, int errnum, const char *fs, ...)
-  G_GNUC_PRINTF (3, 4);
-
-static void
-set_error (GError **err, int errnum, const char *fs, ...)
-{
-  g_autofree char *msg = NULL;
-  va_list args;
-
-  va_start (args, fs);
-  msg = g_strdup_vprintf (fs, args);
-  va_end (args);
-  g_set_error (err, G_FILE_ERROR, g_file_error_from_errno (errnum),
-               "%s: %s", msg, g_strerror (errnum));
-}
-
 /* Hash FD from its start; with OUT_FD >= 0 also copy it there.  Sets
  * *SIZE and SHA256 (65 bytes, hex). */
 static int
@@ -54,14 +38,14 @@ hash_and_copy (int fd, const char *what, int out_fd, const char *out_what,
     if (r == -1 && errno == EINTR)
       continue;
     if (r == -1) {
-      set_error (err, errno, "read %s", what);
+      file_set_error (err, errno, "read %s", what);
       return -1;
     }
     if (r == 0)
       break;
     g_checksum_update (sum, buf, r);
     if (out_fd >= 0 && full_write (out_fd, buf, r) == -1) {
-      set_error (err, errno, "write %s", out_what);
+      file_set_error (err, errno, "write %s", out_what);
       return -1;
     }
     total += r;
@@ -108,7 +92,7 @@ check_name (int dirfd, const struct publish_request *req, char **current,
   if (fstatat (dirfd, req->name, &st, AT_SYMLINK_NOFOLLOW) == -1) {
     if (errno == ENOENT)
       return 0;
-    set_error (err, errno, "%s/%s", req->dir, req->name);
+    file_set_error (err, errno, "%s/%s", req->dir, req->name);
     return -1;
   }
   r = S_ISLNK (st.st_mode)
@@ -187,7 +171,7 @@ write_meta (const struct publish_request *req, const char *version,
   if (atomic_file_begin (&f, path, 0444, err) == -1)
     return -1;
   if (full_write (f.fd, text, strlen (text)) == -1) {
-    set_error (err, errno, "write %s", f.tmp_path);
+    file_set_error (err, errno, "write %s", f.tmp_path);
     atomic_file_abort (&f);
     return -1;
   }
@@ -208,17 +192,17 @@ switch_link (int dirfd, const struct publish_request *req,
     if (symlinkat (pinned, dirfd, tmp) == 0)
       break;
     if (errno != EEXIST) {
-      set_error (err, errno, "%s/%s", req->dir, tmp);
+      file_set_error (err, errno, "%s/%s", req->dir, tmp);
       return -1;
     }
   }
   if (renameat (dirfd, tmp, dirfd, req->name) == -1) {
-    set_error (err, errno, "rename %s/%s to %s", req->dir, tmp, req->name);
+    file_set_error (err, errno, "rename %s/%s to %s", req->dir, tmp, req->name);
     unlinkat (dirfd, tmp, 0);
     return -1;
   }
   if (fsync (dirfd) == -1 && errno != EINVAL) {
-    set_error (err, errno, "fsync %s", req->dir);
+    file_set_error (err, errno, "fsync %s", req->dir);
     return -1;
   }
   return 0;
@@ -274,13 +258,13 @@ move_in (int src, int dirfd, const struct publish_request *req,
     return -1;
   if (renameat2 (AT_FDCWD, req->image, dirfd, pinned,
                  RENAME_NOREPLACE) == -1) {
-    set_error (err, errno, "rename %s to %s/%s%s", req->image, req->dir,
+    file_set_error (err, errno, "rename %s to %s/%s%s", req->image, req->dir,
                pinned, errno == EXDEV ? " (--move needs the image on the "
                "same file system as the directory)" : "");
     return -1;
   }
   if (fchmod (src, 0444) == -1 || fsync (dirfd) == -1) {
-    set_error (err, errno, "%s/%s", req->dir, pinned);
+    file_set_error (err, errno, "%s/%s", req->dir, pinned);
     return -1;
   }
   return 0;
@@ -303,7 +287,7 @@ publish (const struct publish_request *req, GError **err)
   pinned = g_strdup_printf ("%s@%s", req->name, version);
   dirfd = open (req->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (dirfd == -1) {
-    set_error (err, errno, "%s", req->dir);
+    file_set_error (err, errno, "%s", req->dir);
     return NULL;
   }
   if (check_name (dirfd, req, &current, err) == -1)
@@ -315,7 +299,7 @@ publish (const struct publish_request *req, GError **err)
   }
   src = open (req->image, O_RDONLY | O_NOCTTY | O_NONBLOCK | O_CLOEXEC);
   if (src == -1 || fstat (src, &st) == -1) {
-    set_error (err, errno, "%s", req->image);
+    file_set_error (err, errno, "%s", req->image);
     goto out;
   }
   if (!S_ISREG (st.st_mode)) {
