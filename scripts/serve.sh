@@ -9,8 +9,9 @@
 #
 # Installs what it needs, builds sandbag if needed, and runs nbdkit in the
 # foreground (Ctrl-C stops it) with the recommended public stack of
-# docs/deployment.md: nbdkit's limit filter, ratetier (fair queues and
-# connection guards), nbdkit's rate filter (the uplink) and heatmap.
+# docs/deployment.md (scripts/public-stack.sh): nbdkit's limit filter,
+# ratetier (fair queues and connection guards), nbdkit's rate filter (the
+# uplink) and heatmap.
 # The demo volume is an erofs image of sandbag's own source tree, built
 # into the build directory and published there with sandbag-publish as
 # the pinned version demo@REVISION, served as the default export.
@@ -90,18 +91,8 @@ Watch it:
 Stop with Ctrl-C.
 MSG
 
-exec nbdkit -f --port "$port" \
-  --filter=limit \
-  --filter="$builddir/filters/ratetier/nbdkit-ratetier-filter.so" \
-  --filter=rate \
-  --filter="$builddir/filters/heatmap/nbdkit-heatmap-filter.so" \
-  "$builddir/plugins/sandbag/nbdkit-sandbag-plugin.so" "$source_arg" \
-  "${extra_args[@]}" \
-  limit=128 \
-  ratetier='((1000, 10), (10000, 4), (100000, 2))' \
-  ratetier-max-connections=16 ratetier-max-handshakes=256 \
-  ratetier-handshake-timeout=10 ratetier-idle-timeout=3600 \
-  ratetier-state="$statedir/ratetier.state" \
-  ratetier-status="$statedir/ratetier.prom" \
-  rate="$rate" \
-  heatmap-dir="$statedir/heatmaps"
+public_stack=()
+# shellcheck source=public-stack.sh
+source "$top/scripts/public-stack.sh"
+public_stack_args "$builddir" "$statedir" "$rate" "$source_arg"
+exec nbdkit -f --port "$port" "${public_stack[@]}" "${extra_args[@]}"
