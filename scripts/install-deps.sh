@@ -16,6 +16,11 @@ packages=(
   clang libclang-rt-14-dev valgrind
   # heatmap's sync test watches msync calls
   strace
+  # the VM tests (tests/vm) and scripts/mkrescue.sh: qemu, and what the
+  # guest's initramfs and the rescue volume are made of (the guest's
+  # kernel and mdadm are downloaded and unpacked by tests/vm/build-guest.sh,
+  # never installed)
+  qemu-system-x86 busybox-static cryptsetup-bin kmod cpio
   # sandbag-heatmap render frees fontconfig's caches at exit
   libfontconfig-dev
 )
