@@ -1,18 +1,28 @@
 #!/usr/bin/env bash
-# VM, case 3: mirrors.  Two servers (the public stack) serve
-# byte-identical copies of one erofs image.  The guest attaches one from
-# each with nbd-client -connections 2 and the request timeout, and
+# VM, case 3: mirrors.  Three servers (the public stack) serve
+# byte-identical copies of one erofs image.  The guest attaches one
+# device from each with nbd-client and the request timeout, and
 # assembles a read-only md RAID1 over them with mdadm --build
 # --assume-clean (no superblock: nothing is ever written, and the copies
 # are identical by construction).
 #  1. Every file matches the host's manifest.
-#  2. Reads are spread over both: four files read at once, and each
-#     server's heat map shows that it served at least one of them.
-#  3. The mirror that is serving a large file's read is killed (kill -9)
-#     in the middle of it; the kernel fails the dead mirror's requests
-#     when the request timeout expires, md reads them from the other
-#     mirror, and the file reads back exactly.  Marking the dead mirror
-#     failed (mdadm --fail) leaves the array working on the other.
+#  2. Reads are spread: six files read at once, and each server's heat
+#     map shows that it served at least one of them.
+#  3. The mirror serving a large file's read is killed (kill -9) in the
+#     middle of it: its connections close, the kernel fails its
+#     requests, md reads them from another mirror, and the file reads
+#     back exactly.
+#  4. The mirror serving the next read stops answering (SIGSTOP: a hung
+#     server, or a network that drops its packets; its connections stay
+#     open) in the middle of it: only the request timeout ends the wait,
+#     then md reads from the last mirror and the file reads back exactly.
+#     (Without a timeout the read never finishes: see docs/deployment.md.)
+#  After each failure the guest marks the dead mirror failed (mdadm
+#  --fail), as an admin would; the last mirror alone then serves the
+#  file.
+# Each mirror has one connection: a server that stops answering stalls
+# reads for the timeout once per connection, as each connection's
+# requests time out and move to the next connection of the same server.
 source "$(dirname "$0")/functions.sh"
 source "$(dirname "$0")/vm/vm-functions.sh"
 set -e -x
@@ -22,28 +32,27 @@ requires mkfs.erofs --help
 tree=$tmp/tree
 python3 "$abs_top_srcdir/tests/vm/make-tree.py" "$tree"
 mkdir "$tree/parallel"
-for i in 0 1 2 3; do
+for i in 0 1 2 3 4 5; do
   head -c $((4 << 20)) /dev/urandom > "$tree/parallel/p$i"
 done
 head -c $((40 << 20)) /dev/urandom > "$tree/large"
-mkdir "$tmp/a" "$tmp/b"
+mkdir "$tmp/a"
 mkfs.erofs --quiet "$tmp/a/mirror.erofs" "$tree"
-cp "$tmp/a/mirror.erofs" "$tmp/b/mirror.erofs"
 vm_manifest "$tree" > "$tmp/manifest"
 vm_add "$tmp/manifest"
 large_sum=$(sha256sum < "$tree/large")
 vm_set LARGE_SUM "${large_sum%% *}"
 
 # An uplink of 80 Mbit/s per server, so that reading the large file
-# takes seconds and the kill lands in the middle of it.
+# takes seconds and the failures land in the middle of it.
 VM_RATE=80M
-port_a=$(free_port)
-vm_serve "$tmp/a.pid" "$port_a" "$tmp/a.state" dir="$tmp/a"
-port_b=$(free_port)
-vm_serve "$tmp/b.pid" "$port_b" "$tmp/b.state" dir="$tmp/b"
 vm_set SERVER "$VM_SERVER"
-vm_set PORT_A "$port_a"
-vm_set PORT_B "$port_b"
+for s in a b c; do
+  [ -d "$tmp/$s" ] || cp -r "$tmp/a" "$tmp/$s"
+  port=$(free_port)
+  vm_serve "$tmp/$s.pid" "$port" "$tmp/$s.state" dir="$tmp/$s"
+  vm_set "PORT_$s" "$port"
+done
 
 # served SERVER: the bytes that server has served, from its heat map.
 served ()
@@ -52,51 +61,57 @@ served ()
     sed -n 's/^bytes served: *\([0-9]*\) .*/\1/p'
 }
 
+# What the kernel may say about the dead mirrors, and only about them:
+# their devices are nbd0, nbd1 and nbd2 for servers a, b and c.
+dead_devices=
+allow_dead_messages ()
+{
+  local dev=$dead_devices
+  VM_KERNEL_ALLOW="block ($dev): (Receive control failed \(result -[0-9]+\)|Connection timed out(, retrying \([0-9]+/[0-9]+ alive\))?|Dead connection, failed to find a fallback)\$"
+  VM_KERNEL_ALLOW+="|\] I/O error, dev ($dev), sector [0-9]+ op 0x0:\(READ\) "
+  # (mdadm --fail reads the dead device itself.)
+  VM_KERNEL_ALLOW+="|\] Buffer I/O error on dev ($dev), logical block [0-9]+, async page read\$"
+  VM_KERNEL_ALLOW+="|md/raid1:md0: (($dev): rescheduling sector [0-9]+|redirecting sector [0-9]+ to other mirror: nbd[0-2]|Disk failure on ($dev), disabling device\.|Operation continuing on [12] devices\.)\$"
+}
+
 declare -A before
-victim=
 vm_request ()
 {
-  local s a b
+  local s share ok=0 pid
   case $1 in
     # shares-begin / shares-end: each server's share of what was read
     # in between; each must have served at least one 4 MiB file.
     shares-begin)
-      for s in a b; do before[$s]=$(served "$s"); done ;;
+      for s in a b c; do before[$s]=$(served "$s"); done ;;
     shares-end)
-      a=$(( $(served a) - before[a] ))
-      b=$(( $(served b) - before[b] ))
-      echo "vm: shares of the parallel reads: server a $a bytes, server b $b bytes" >&2
-      [ "$a" -ge $((4 << 20)) ] && [ "$b" -ge $((4 << 20)) ] ;;
-    # kill a|b: kill that server, as a crash would.
-    kill)
-      victim=$2
-      kill -9 "$(cat "$tmp/$victim.pid")"
-      allow_victim_messages ;;
+      for s in a b c; do
+        share=$(( $(served "$s") - before[$s] ))
+        echo "vm: share of the parallel reads: server $s $share bytes" >&2
+        [ "$share" -ge $((4 << 20)) ] || ok=1
+      done
+      return $ok ;;
+    # kill|freeze SERVER: kill that server as a crash would, or stop it
+    # as a hang would (killed for good when the test ends).
+    kill|freeze)
+      pid=$(cat "$tmp/$2.pid")
+      dead_devices+=${dead_devices:+|}nbd$(( $(printf %d "'$2") - 97 ))
+      allow_dead_messages
+      if [ "$1" = kill ]; then
+        kill -9 "$pid"
+      else
+        kill -STOP "$pid"
+        cleanup_fn "kill -9 $pid"
+      fi ;;
     *) return 1 ;;
   esac
 }
 
-# What the kernel may say about the dead mirror, and only about it (the
-# guest says which one it is when it asks for the kill).
-allow_victim_messages ()
-{
-  local dev other
-  case $victim in
-    a) dev=nbd0 other=nbd1 ;;
-    b) dev=nbd1 other=nbd0 ;;
-  esac
-  VM_KERNEL_ALLOW="block $dev: (Receive control failed \(result -[0-9]+\)|Connection timed out, retrying \([01]/2 alive\)|Dead connection, failed to find a fallback)\$"
-  VM_KERNEL_ALLOW+="|\] I/O error, dev $dev, sector [0-9]+ op 0x0:\(READ\) "
-  # (mdadm --fail reads the dead device itself.)
-  VM_KERNEL_ALLOW+="|\] Buffer I/O error on dev $dev, logical block [0-9]+, async page read\$"
-  VM_KERNEL_ALLOW+="|md/raid1:md0: ($dev: rescheduling sector [0-9]+|redirecting sector [0-9]+ to other mirror: $other|Disk failure on $dev, disabling device\.|Operation continuing on 1 devices\.)\$"
-}
-
 vm_run mirror - 300 <<'GUEST'
-nbd_attach /dev/nbd0 "$SERVER" "$PORT_A" mirror.erofs -connections 2
-nbd_attach /dev/nbd1 "$SERVER" "$PORT_B" mirror.erofs -connections 2
-mdadm --build /dev/md0 --level=1 --raid-devices=2 --assume-clean \
-  /dev/nbd0 /dev/nbd1
+nbd_attach /dev/nbd0 "$SERVER" "$PORT_a" mirror.erofs
+nbd_attach /dev/nbd1 "$SERVER" "$PORT_b" mirror.erofs
+nbd_attach /dev/nbd2 "$SERVER" "$PORT_c" mirror.erofs
+mdadm --build /dev/md0 --level=1 --raid-devices=3 --assume-clean \
+  /dev/nbd0 /dev/nbd1 /dev/nbd2
 cat /proc/mdstat
 grep -q 'md0 : active (read-only) raid1' /proc/mdstat
 mount -t erofs -o ro /dev/md0 /mnt
@@ -105,36 +120,58 @@ check_manifest /mnt /vm/manifest
 
 echo 3 > /proc/sys/vm/drop_caches
 host_request shares-begin
-for i in 0 1 2 3; do cat /mnt/parallel/p$i > /dev/null & done
+for i in 0 1 2 3 4 5; do cat /mnt/parallel/p$i > /dev/null & done
 wait
 host_request shares-end
 
 # sectors DEVICE: sectors read from DEVICE so far.
 sectors () { set -- $(cat /sys/block/$1/stat); echo $3; }
-echo 3 > /proc/sys/vm/drop_caches
-sha256sum /mnt/large > /tmp/large.sum &
-reader=$!
-# 8 MiB into the file, kill the mirror that is serving it.
-while [ $(sectors md0) -lt 16384 ]; do sleep 0.1; done
-a0=$(sectors nbd0) b0=$(sectors nbd1)
-sleep 0.5
-a=$(( $(sectors nbd0) - a0 )) b=$(( $(sectors nbd1) - b0 ))
-echo "sectors read in 0.5 s: nbd0 $a, nbd1 $b"
-if [ $a -gt $b ]; then victim=a dead=nbd0; else victim=b dead=nbd1; fi
-started=$(date +%s)
-host_request kill $victim
-kill -0 $reader   # the read was still going when the mirror died
-wait $reader
-echo "the read finished $(( $(date +%s) - started )) s after the kill"
-[ "$(cut -d' ' -f1 /tmp/large.sum)" = "$LARGE_SUM" ]
+# serving: the server (a, b or c) whose device read the most in half a
+# second, of those not marked failed yet.
+serving ()
+{
+  local d most=-1 best before n
+  for d in 0 1 2; do eval s$d=$(sectors nbd$d); done
+  sleep 0.5
+  for d in 0 1 2; do
+    grep -q "nbd$d\[[0-9]*\](F)" /proc/mdstat && continue
+    eval "before=\$s$d"
+    n=$(( $(sectors nbd$d) - before ))
+    echo "nbd$d read $n sectors in 0.5 s" >&2
+    if [ $n -gt $most ]; then most=$n best=$d; fi
+  done
+  echo abc | cut -c$((best + 1))
+}
+# fail_while_reading kill|freeze: read the large file and, 8 MiB into
+# it, have the mirror serving it killed or frozen; the read must finish
+# with the right data.  Then mark that mirror failed, as an admin would,
+# so that md stops trying it.
+fail_while_reading ()
+{
+  local reader victim started start
+  echo 3 > /proc/sys/vm/drop_caches
+  start=$(sectors md0)
+  sha256sum /mnt/large > /tmp/large.sum &
+  reader=$!
+  while [ $(( $(sectors md0) - start )) -lt 16384 ]; do sleep 0.1; done
+  victim=$(serving)
+  started=$(date +%s)
+  host_request $1 $victim
+  kill -0 $reader   # the read was still going when the mirror failed
+  wait $reader
+  echo "$1 $victim: the read finished $(( $(date +%s) - started )) s later"
+  [ "$(cut -d' ' -f1 /tmp/large.sum)" = "$LARGE_SUM" ]
+  mdadm /dev/md0 --fail /dev/nbd$(( $(printf %d "'$victim") - 97 ))
+  cat /proc/mdstat
+}
+fail_while_reading kill
+fail_while_reading freeze
 
-# The array still counts the dead mirror in; mark it failed, and the
-# other mirror alone serves the file again.
-mdadm /dev/md0 --fail /dev/$dead
-cat /proc/mdstat
-grep -Eq '\[2/1\] \[(U_|_U)\]' /proc/mdstat
+# The last mirror alone serves the file.
+grep -Eq '\[3/1\] \[(U__|_U_|__U)\]' /proc/mdstat
 echo 3 > /proc/sys/vm/drop_caches
 [ "$(sha256sum < /mnt/large | cut -d' ' -f1)" = "$LARGE_SUM" ]
 GUEST
-# md rescheduled the dead mirror's requests: the kill hit reads in flight.
+# md rescheduled the dead mirrors' requests: the failures hit reads in
+# flight.
 grep -q 'rescheduling sector' "$tmp/mirror.kernel"
