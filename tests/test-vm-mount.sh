@@ -5,10 +5,11 @@
 # dir= mode; the guest lists them with nbd-client -l, attaches each
 # read-only with nbd-client (netlink) -connections 4 and the request
 # timeout, mounts it read-only and compares every file with the host's
-# manifest.  The guest runs in a network namespace of its own, and the
-# host checks that the server has exactly four connections from the
-# guest's address (not 127.0.0.1) while a volume is attached.  Then the
-# guest has the host restart the server, and attaches again.
+# manifest.  The erofs image served alone (file=, the default export) is
+# attached without -N.  The guest runs in a network namespace of its
+# own, and the host checks that the server has exactly four connections
+# from the guest's address (not 127.0.0.1) while a volume is attached.
+# Then the guest has the host restart the server, and attaches again.
 source "$(dirname "$0")/functions.sh"
 source "$(dirname "$0")/vm/vm-functions.sh"
 set -e -x
@@ -29,6 +30,9 @@ vm_add "$tmp/manifest"
 vm_netns_setup 1
 port=10809
 vm_serve "$tmp/pid" "$port" "$tmp/state" dir="$tmp/images"
+# One image as the default export, as scripts/serve.sh IMAGE serves it.
+vm_serve "$tmp/single.pid" 10810 "$tmp/single.state" \
+  file="$tmp/images/root.erofs"
 vm_set SERVER "$VM_SERVER"
 vm_set PORT "$port"
 guest_address=10.213.0.11
@@ -44,7 +48,8 @@ vm_request ()
     return
   fi
   [ "$1" = connections ] || return 1
-  ip netns exec "$VM_SERVER_NS" ss -Htn state established "( sport = :$port )" > "$tmp/ss"
+  ip netns exec "$VM_SERVER_NS" ss -Htn state established \
+    "( sport = :$port or sport = :10810 )" > "$tmp/ss"
   cat "$tmp/ss" >&2
   all=$(wc -l < "$tmp/ss")
   mine=$(grep -c " $guest_address:" "$tmp/ss" || true)
@@ -66,6 +71,14 @@ for fs in ext4 erofs squashfs; do
   umount /mnt
   nbd-client -d /dev/nbd0
 done
+
+# The default export of a single-image server: no -N.
+nbd-client "$SERVER" 10810 /dev/nbd1 -readonly -timeout 30 -connections 4
+host_request connections 4
+mount -t erofs -o ro /dev/nbd1 /mnt
+check_manifest /mnt /vm/manifest
+umount /mnt
+nbd-client -d /dev/nbd1
 
 # A server restarted in the middle of the script serves the next attach.
 host_request restart
