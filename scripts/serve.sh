@@ -66,10 +66,12 @@ if [ -d "$target" ]; then
   uri="nbd://HOST:$port/NAME"
   name_hint="NAME is an export in $target; NAME@VERSION a pinned version"
   [ ${#extra_args[@]} -eq 0 ] || name_hint="$name_hint; the default is demo"
+  nbd_name=" -N NAME"
 elif [ -f "$target" ]; then
   source_arg=file=$(realpath "$target")
   uri="nbd://HOST:$port/"
-  name_hint="NAME is empty (-N '') for a single image"
+  name_hint="NAME is empty for a single image"
+  nbd_name=""
 else
   echo "$0: $target: not an image file or a directory" >&2
   exit 1
@@ -84,7 +86,8 @@ sandbag: serving $target read-only on port $port
 Read it from another machine (replace HOST; $name_hint):
   nbdinfo --list nbd://HOST:$port
   sandbag-attach mount NAME /mnt nbd://HOST:$port     (survives reconnects)
-  modprobe nbd && nbd-client -R -C 4 -timeout 30 -N NAME HOST $port /dev/nbd0 && mount -o ro /dev/nbd0 /mnt
+  modprobe nbd && nbd-client HOST $port /dev/nbd0$nbd_name -readonly -timeout 30 -connections 4 &&
+    mount -o ro /dev/nbd0 /mnt     (docs/deployment.md, "Clients": always give -timeout)
 Watch it:
   cat $statedir/ratetier.prom
   $builddir/tools/sandbag-heatmap/sandbag-heatmap summary $statedir/heatmaps/*.heatmap
