@@ -9,14 +9,14 @@
 #  2. Reads are spread: six files read at once, and each server's heat
 #     map shows that it served at least one of them.
 #  3. The mirror serving a large file's read is killed (kill -9) in the
-#     middle of it: its connections close, the kernel fails its
-#     requests, md reads them from another mirror, and the file reads
-#     back exactly.
+#     middle of it: its connections close, the kernel fails at once the
+#     requests it sends there afterwards, and those it had sent before
+#     when the request timeout expires (without a timeout it would wait
+#     for them forever); md reads them from another mirror, and the file
+#     reads back exactly.
 #  4. The mirror serving the next read stops answering (SIGSTOP: a hung
 #     server, or a network that drops its packets; its connections stay
-#     open) in the middle of it: only the request timeout ends the wait,
-#     then md reads from the last mirror and the file reads back exactly.
-#     (Without a timeout the read never finishes: see docs/deployment.md.)
+#     open) in the middle of it: the same, after the timeout.
 #  After each failure the guest marks the dead mirror failed (mdadm
 #  --fail), as an admin would; the last mirror alone then serves the
 #  file.
