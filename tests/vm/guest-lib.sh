@@ -2,11 +2,13 @@
 # Helpers for the test scripts that run inside the VM harness's guest
 # (sourced by tests/vm/init before /vm/test.sh).
 
-# The request timeout of every NBD device the tests attach, in seconds.
-# Without one the kernel waits forever on a server that has gone away
-# (a dead mirror hangs an md RAID1 read); with it, the kernel fails the
-# request after this long (nbd retries nothing itself) and md reissues
-# it on the other mirror.  See docs/deployment.md, "Clients".
+# The request timeout of every NBD device the tests attach, in seconds:
+# the value the project documents (docs/deployment.md, "Clients").
+# Without one, a single-connection device waits forever for the answers
+# of a server that died or hangs (a dead mirror hangs an md RAID1 read);
+# with it, the kernel gives up on the connection after this long, moves
+# the requests to another connection of the device if it has one that
+# works, or fails them, and md reissues them on another mirror.
 NBD_TIMEOUT=${NBD_TIMEOUT:-30}
 
 # nbd_attach DEVICE HOST PORT EXPORT [NBD-CLIENT-OPTIONS...]: attach an
