@@ -249,7 +249,7 @@ vm_run ()
   "${netns[@]}" qemu-system-x86_64 -nodefaults -display none -no-reboot \
     -accel "$accel" -cpu "$cpu" -smp "${SANDBAG_VM_SMP:-1}" -m 512 \
     -kernel "$vm_dir/vmlinuz" -initrd "$tmp/$name.initrd" \
-    -append "console=ttyS0 loglevel=4 panic=-1 $VM_APPEND" \
+    -append "console=ttyS0 loglevel=4 panic=-1 no_timer_check $VM_APPEND" \
     -chardev "pipe,id=con,path=$tmp/$name.con,logfile=$tmp/$name.console" \
     -serial chardev:con \
     -chardev "pipe,id=ctl,path=$tmp/$name.ctl" -serial chardev:ctl \
