@@ -9,16 +9,17 @@ img=$tmp/disk.img
 map=$tmp/disk.heatmap
 head -c $((1024 * 1024)) /dev/urandom > "$img"
 
-# serve LOG: read 4 KiB at 64 KiB and check the data.
-serve ()
+# read_and_log LOG: serve the image, read 4 KiB at 64 KiB and check the
+# data; nbdkit's messages go to LOG.
+read_and_log ()
 {
-  nbdkit -U - --filter="$HEATMAP_FILTER" "$SANDBAG_PLUGIN" file="$img" \
-    heatmap="$map" heatmap-block=64K \
-    --run 'nbdsh -u "$uri" -c "
-with open(\"'"$img"'\", \"rb\") as f:
+  serve --filter="$HEATMAP_FILTER" "$SANDBAG_PLUGIN" file="$img" \
+    heatmap="$map" heatmap-block=64K -- '
+import os
+with open(os.environ["tmp"] + "/disk.img", "rb") as f:
     f.seek(65536)
     assert h.pread(4096, 65536) == f.read(4096)
-"' 2> "$1"
+' 2> "$1"
   cat "$1"
 }
 
@@ -26,7 +27,7 @@ with open(\"'"$img"'\", \"rb\") as f:
 make_map ()
 {
   rm -f "$map"
-  serve "$tmp/log0"
+  read_and_log "$tmp/log0"
   test -s "$map"
 }
 
@@ -35,7 +36,7 @@ make_map ()
 check ()
 {
   local kind=$1 aside
-  serve "$tmp/log-$kind"
+  read_and_log "$tmp/log-$kind"
   aside=$(ls "$tmp" | grep "^disk\.heatmap\.$kind-[0-9]\{8\}T[0-9]\{6\}Z$")
   cmp "$tmp/damaged" "$tmp/$aside"
   grep "heatmap: $map: $kind: .*; renamed it to $tmp/$aside and started a new map" \
@@ -70,6 +71,6 @@ check unsupported
 # A directory where the map should be: renamed aside too.
 rm -f "$map"
 mkdir "$map"
-serve "$tmp/log-dir"
+read_and_log "$tmp/log-dir"
 grep "heatmap: $map: not a regular file; renamed it to" "$tmp/log-dir"
 "$SANDBAG_HEATMAP" csv "$map" | grep -x '65536,1,[0-9.]*,[0-9.]*,4096'

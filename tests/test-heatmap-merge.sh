@@ -10,16 +10,13 @@ head -c $((1024 * 1024)) /dev/urandom > "$img"
 cp -p "$img" "$tmp/copy.img"      # the same version on a second mirror
 head -c $((1024 * 1024)) /dev/urandom > "$tmp/other.img"
 
-# serve IMAGE MAP BLOCK PYTHON
-serve ()
-{
-  nbdkit -U - --filter="$HEATMAP_FILTER" "$SANDBAG_PLUGIN" file="$1" \
-    heatmap="$2" heatmap-block="$3" --run "nbdsh -u \"\$uri\" -c '$4'"
-}
+stack=(--filter="$HEATMAP_FILTER" "$SANDBAG_PLUGIN")
 
-serve "$img" "$tmp/a.heatmap" 64K 'h.pread(4096, 0); h.pread(4096, 65536)'
+serve "${stack[@]}" file="$img" heatmap="$tmp/a.heatmap" heatmap-block=64K \
+  -- 'h.pread(4096, 0); h.pread(4096, 65536)'
 sleep 0.01
-serve "$tmp/copy.img" "$tmp/b.heatmap" 64K \
+serve "${stack[@]}" file="$tmp/copy.img" heatmap="$tmp/b.heatmap" \
+  heatmap-block=64K -- \
   'h.pread(4096, 0); h.pread(4096, 0); h.pread(10, 131072)'
 
 "$SANDBAG_HEATMAP" merge -o "$tmp/m.heatmap" "$tmp/a.heatmap" "$tmp/b.heatmap"
@@ -54,7 +51,8 @@ cmp "$tmp/va" "$tmp/vm"
 "$SANDBAG_HEATMAP" csv "$tmp/a.heatmap" | cmp - "$tmp/m.csv"
 
 # Another image version: refused with exit 4, nothing written.
-serve "$tmp/other.img" "$tmp/o.heatmap" 64K 'h.pread(1, 0)'
+serve "${stack[@]}" file="$tmp/other.img" heatmap="$tmp/o.heatmap" \
+  heatmap-block=64K -- 'h.pread(1, 0)'
 status=0
 "$SANDBAG_HEATMAP" merge -o "$tmp/x.heatmap" "$tmp/b.heatmap" \
   "$tmp/o.heatmap" 2> "$tmp/err" || status=$?
@@ -64,7 +62,8 @@ grep "describe different image versions" "$tmp/err"
 test ! -e "$tmp/x.heatmap"
 
 # Same version, other block size: refused with exit 4.
-serve "$img" "$tmp/c.heatmap" 128K 'h.pread(1, 0)'
+serve "${stack[@]}" file="$img" heatmap="$tmp/c.heatmap" heatmap-block=128K \
+  -- 'h.pread(1, 0)'
 status=0
 "$SANDBAG_HEATMAP" merge -o "$tmp/x.heatmap" "$tmp/b.heatmap" \
   "$tmp/c.heatmap" 2> "$tmp/err" || status=$?

@@ -8,18 +8,15 @@ img=$tmp/disk.img
 map=$tmp/disk.heatmap
 head -c $((1024 * 1024)) /dev/urandom > "$img"
 
-serve ()
-{
-  nbdkit -U - --filter="$HEATMAP_FILTER" "$SANDBAG_PLUGIN" file="$img" \
-    heatmap="$map" heatmap-block=64K --run "nbdsh -u \"\$uri\" -c '$1'"
-}
+stack=(--filter="$HEATMAP_FILTER" "$SANDBAG_PLUGIN" file="$img"
+       heatmap="$map" heatmap-block=64K)
 
-serve 'for _ in range(3): h.pread(4096, 0)'
+serve "${stack[@]}" -- 'for _ in range(3): h.pread(4096, 0)'
 "$SANDBAG_HEATMAP" csv "$map" > "$tmp/csv1"
 grep -x '0,3,[0-9.]*,[0-9.]*,12288' "$tmp/csv1"
 inode1=$(stat -c %i "$map")
 
-serve 'h.pread(4096, 0); h.pread(10, 65536)'
+serve "${stack[@]}" -- 'h.pread(4096, 0); h.pread(10, 65536)'
 "$SANDBAG_HEATMAP" csv "$map" > "$tmp/csv2"
 cat "$tmp/csv2"
 grep -x '0,4,[0-9.]*,[0-9.]*,16384' "$tmp/csv2"

@@ -11,15 +11,20 @@ img=$tmp/disk.img
 head -c $((1024 * 1024)) /dev/urandom > "$img"
 truncate -s 64M "$tmp/sparse.img"
 
-# serve IMAGE MAP LOG: three connections, each checking what it reads.
-serve ()
+# read_three IMAGE MAP LOG: serve IMAGE with its map at MAP; three
+# connections each read and check 64 KiB; nbdkit's messages go to LOG.
+read_three ()
 {
-  nbdkit -U - --filter="$HEATMAP_FILTER" "$SANDBAG_PLUGIN" file="$1" \
-    heatmap="$2" heatmap-block=4K \
-    --run 'for i in 1 2 3; do nbdsh -u "$uri" -c "
-with open(\"'"$1"'\", \"rb\") as f:
-    assert h.pread(65536, 0) == f.read(65536)
-"; done' 2> "$3"
+  IMAGE=$1 serve --filter="$HEATMAP_FILTER" "$SANDBAG_PLUGIN" file="$1" \
+    heatmap="$2" heatmap-block=4K -- '
+import os
+want = open(os.environ["IMAGE"], "rb").read(65536)
+for i in range(3):
+    c = nbd.NBD()
+    c.connect_uri(os.environ["uri"])
+    assert c.pread(65536, 0) == want
+    c.shutdown()
+' 2> "$3"
   cat "$3"
 }
 
@@ -27,7 +32,7 @@ with open(\"'"$1"'\", \"rb\") as f:
 mkdir "$tmp/ro"
 mount -t tmpfs -o ro,size=1m tmpfs "$tmp/ro"
 cleanup_fn umount "$tmp/ro"
-serve "$img" "$tmp/ro/disk.heatmap" "$tmp/log-ro"
+read_three "$img" "$tmp/ro/disk.heatmap" "$tmp/log-ro"
 test "$(grep -c 'Read-only file system' "$tmp/log-ro")" -eq 1
 grep "heatmap: create a temporary file for $tmp/ro/disk.heatmap: Read-only file system; serving this export without a heat map" \
   "$tmp/log-ro"
@@ -38,7 +43,7 @@ grep "heatmap: create a temporary file for $tmp/ro/disk.heatmap: Read-only file 
 mkdir "$tmp/full"
 mount -t tmpfs -o size=64k tmpfs "$tmp/full"
 cleanup_fn umount "$tmp/full"
-serve "$tmp/sparse.img" "$tmp/full/sparse.heatmap" "$tmp/log-full"
+read_three "$tmp/sparse.img" "$tmp/full/sparse.heatmap" "$tmp/log-full"
 test "$(grep -c 'No space left on device' "$tmp/log-full")" -eq 1
 grep "heatmap: allocate 528384 bytes: .*: No space left on device; serving this export without a heat map" \
   "$tmp/log-full"

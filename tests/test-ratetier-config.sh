@@ -7,63 +7,55 @@ set -e -x
 
 truncate -s 1M "$tmp/disk"
 
-# refused MESSAGE ARGS...: nbdkit must fail to start and print MESSAGE.
-refused ()
-{
-  local message=$1
-  shift
-  if nbdkit -U - --filter="$RATETIER_FILTER" "$SANDBAG_PLUGIN" \
-       file="$tmp/disk" "$@" --run true 2>"$tmp/err"; then
-    echo "$0: accepted: $*" >&2
-    exit 1
-  fi
-  cat "$tmp/err"
-  grep -F -- "$message" "$tmp/err"
-}
+# The stack every case below adds parameters to.
+stack=(--filter="$RATETIER_FILTER" "$SANDBAG_PLUGIN" file="$tmp/disk")
 
 refused 'ratetier: thresholds must be strictly increasing, but "(500, 4)"' \
-  ratetier='((1000, 10), (500, 4))'
-refused 'ratetier: expected' ratetier='1000:10;2000:5'
-refused 'ratetier: a weight must be at least 1' ratetier=1000:0
-refused 'ratetier: the tier table is empty' ratetier=
-refused 'ratetier given more than once' ratetier=1:1 ratetier=2:2
+  "${stack[@]}" ratetier='((1000, 10), (500, 4))'
+refused 'ratetier: expected' "${stack[@]}" ratetier='1000:10;2000:5'
+refused 'ratetier: a weight must be at least 1' "${stack[@]}" ratetier=1000:0
+refused 'ratetier: the tier table is empty' "${stack[@]}" ratetier=
+refused 'ratetier given more than once' \
+  "${stack[@]}" ratetier=1:1 ratetier=2:2
 refused 'ratetier-idle-timeout given more than once' \
-  ratetier-idle-timeout=1 ratetier-idle-timeout=2
+  "${stack[@]}" ratetier-idle-timeout=1 ratetier-idle-timeout=2
 refused 'ratetier-state given more than once' \
-  ratetier-state="$tmp/a" ratetier-state="$tmp/b"
-refused 'ratetier-colour: unknown ratetier parameter' ratetier-colour=blue
-refused 'ratetier-key: expected address|connection, not "ip"' ratetier-key=ip
+  "${stack[@]}" ratetier-state="$tmp/a" ratetier-state="$tmp/b"
+refused 'ratetier-colour: unknown ratetier parameter' \
+  "${stack[@]}" ratetier-colour=blue
+refused 'ratetier-key: expected address|connection, not "ip"' \
+  "${stack[@]}" ratetier-key=ip
 refused 'ratetier-ipv4-prefix: 33 is not between 0 and 32' \
-  ratetier-ipv4-prefix=33
-refused 'ratetier-ipv6-prefix' ratetier-ipv6-prefix=/64
+  "${stack[@]}" ratetier-ipv4-prefix=33
+refused 'ratetier-ipv6-prefix' "${stack[@]}" ratetier-ipv6-prefix=/64
 refused 'ratetier-max-clients: 0 is not between 1 and 16777216' \
-  ratetier-max-clients=0
+  "${stack[@]}" ratetier-max-clients=0
 refused 'ratetier-max-clients: 4294967295 is not between 1 and 16777216' \
-  ratetier-max-clients=4294967295
+  "${stack[@]}" ratetier-max-clients=4294967295
 refused 'ratetier-schedule: expected continuous|batch, not "fast"' \
-  ratetier-schedule=fast
+  "${stack[@]}" ratetier-schedule=fast
 refused 'ratetier-concurrency: 0 is not between 1 and 1024' \
-  ratetier-concurrency=0
-refused 'ratetier-block-size' ratetier-block-size=0
-refused 'ratetier-decay: could not parse duration' ratetier-decay=soon
+  "${stack[@]}" ratetier-concurrency=0
+refused 'ratetier-block-size' "${stack[@]}" ratetier-block-size=0
+refused 'ratetier-decay: could not parse duration' \
+  "${stack[@]}" ratetier-decay=soon
 refused 'ratetier-forget-after: could not parse duration' \
-  ratetier-forget-after=-1
+  "${stack[@]}" ratetier-forget-after=-1
 refused 'ratetier-status-interval: 10ms is not between 1000ms' \
-  ratetier-status-interval=10ms
+  "${stack[@]}" ratetier-status-interval=10ms
 refused 'ratetier-idle-timeout: 999999999 is not between 0 and 604800' \
-  ratetier-idle-timeout=999999999
+  "${stack[@]}" ratetier-idle-timeout=999999999
 
 # Good parameters are accepted.
-nbdkit -U - --filter="$RATETIER_FILTER" "$SANDBAG_PLUGIN" file="$tmp/disk" \
+serve "${stack[@]}" \
   ratetier=' ( (1000, 10), (10000, 4) ) ' ratetier-block-size=64k \
   ratetier-key=connection ratetier-ipv4-prefix=24 ratetier-ipv6-prefix=48 \
   ratetier-max-clients=10 ratetier-schedule=batch ratetier-concurrency=4 \
   ratetier-decay=1h ratetier-forget-after=7d \
-  --run 'nbdsh -u "$uri" -c "assert h.pread(512, 0) == bytearray(512)"'
+  -- 'assert h.pread(512, 0) == bytearray(512)'
 # The largest client table serves its first client.
-nbdkit -U - --filter="$RATETIER_FILTER" "$SANDBAG_PLUGIN" file="$tmp/disk" \
-  ratetier-max-clients=16777216 \
-  --run 'nbdsh -u "$uri" -c "assert h.pread(512, 0) == bytearray(512)"'
+serve "${stack[@]}" ratetier-max-clients=16777216 \
+  -- 'assert h.pread(512, 0) == bytearray(512)'
 
 # Every parameter in the man page is in --help, and the reverse.
 pod=$abs_top_srcdir/filters/ratetier/nbdkit-ratetier-filter.pod

@@ -24,22 +24,10 @@ start_nbdkit "$tmp/pid" -U "$tmp/sock" -v -D ratetier.sched=1 \
   ratetier='()' pause-control="$tmp/ctl" 2>"$tmp/log"
 
 python3 - "$tmp/log" "$tmp/sock" "$tmp/ctl" <<'PY'
-import nbd, os, re, socket, sys, time
+import nbd, os, socket, sys
+from functions import count, wait_for
 
 log, sock, ctl = sys.argv[1:]
-
-def count(pattern):
-    with open(log) as f:
-        return len(re.findall(pattern, f.read()))
-
-def wait_for(pred, what, handles=()):
-    deadline = time.monotonic() + 60
-    while not pred():
-        for h in handles:
-            h.poll(0)
-        if time.monotonic() > deadline:
-            sys.exit("timed out waiting for " + what)
-        time.sleep(0.05)
 
 plug = nbd.NBD()
 plug.connect_unix(sock)
@@ -54,14 +42,14 @@ control.send(b"p")
 assert control.recv(1) == b"P"
 
 plug.aio_pread(nbd.Buffer(4096), 0)
-wait_for(lambda: count("sched: admit") == 1, "the plug", [plug])
+wait_for(lambda: count(log, "sched: admit") == 1, "the plug", [plug])
 for i in range(5):
     x.aio_pread(nbd.Buffer(4096), (10 + i) * 4096)
-wait_for(lambda: count("sched: queue") == 6, "5 queued reads", [x])
+wait_for(lambda: count(log, "sched: queue") == 6, "5 queued reads", [x])
 
 s.shutdown(socket.SHUT_RDWR)          # X vanishes
-wait_for(lambda: count("sched: drop") == 5, "5 dropped reads")
-assert count("sched: admit") == 1, "a read of a vanished client ran"
+wait_for(lambda: count(log, "sched: drop") == 5, "5 dropped reads")
+assert count(log, "sched: admit") == 1, "a read of a vanished client ran"
 
 control.send(b"r")
 assert control.recv(1) == b"R"

@@ -11,27 +11,23 @@ requires nbdsh --version
 requires python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.4", 0))'
 
 truncate -s 1M "$tmp/disk"
-port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+port=$(free_port)
 start_nbdkit "$tmp/pid" -i 127.0.0.1 -p "$port" --log=stderr -v -D ratetier.sched=1 \
   --filter="$RATETIER_FILTER" "$SANDBAG_PLUGIN" file="$tmp/disk" \
   ratetier-max-clients=2 ratetier-status="$tmp/status" \
   ratetier-status-interval=1 2>"$tmp/log"
 
 python3 - "$port" "$tmp/status" <<'PY'
-import nbd, socket, sys, time
+import nbd, sys
+from functions import connect_from, wait_for
 
 port, status = int(sys.argv[1]), sys.argv[2]
 
 def connect(source):
-    s = socket.socket()
-    s.bind((source, 0))
-    s.connect(("127.0.0.1", port))
-    h = nbd.NBD()
-    h.connect_socket(s.detach())  # libnbd owns the fd now
-    return h, s
+    return connect_from(port, source)
 
 def visit(source, blocks):
-    h, s = connect(source)
+    h = connect(source)
     for i in range(blocks):
         h.pread(4096, i * 4096)
     h.shutdown()
@@ -43,8 +39,8 @@ visit("127.0.0.3", 1)      # still known (count 2)
 visit("127.0.0.2", 1)      # forgotten: starts at 0, evicts .4
 
 # Both slots held by connected clients: a third address is refused.
-a, sa = connect("127.0.0.2")
-b, sb = connect("127.0.0.3")
+a = connect("127.0.0.2")
+b = connect("127.0.0.3")
 try:
     connect("127.0.0.5")
     sys.exit("a client beyond ratetier-max-clients was let in")
@@ -54,19 +50,17 @@ a.pread(4096, 0)
 b.pread(4096, 0)
 
 # The status file reports 2 tracked clients and 2 evictions.
-deadline = time.monotonic() + 30
 want = ['ratetier_clients_tracked 2',
         'ratetier_clients_forgotten_total{reason="evicted"} 2']
-while True:
+
+def status_shows_all():
     try:
-        text = open(status).read()
+        lines = open(status).read().splitlines()
     except FileNotFoundError:
-        text = ""
-    if all(w + "\n" in text for w in want):
-        break
-    if time.monotonic() > deadline:
-        sys.exit("status file never showed %s:\n%s" % (want, text))
-    time.sleep(0.2)
+        return False
+    return all(w in lines for w in want)
+
+wait_for(status_shows_all, "the status file to show %s" % want)
 PY
 
 grep 'sched: admit' "$tmp/log" |

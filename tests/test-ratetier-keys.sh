@@ -20,21 +20,18 @@ run ()
 {
   local name=$1 port
   shift
-  port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+  port=$(free_port)
   start_nbdkit "$tmp/$name.pid" -i 127.0.0.1 -p "$port" -v -D ratetier.sched=1 \
     --filter="$RATETIER_FILTER" "$SANDBAG_PLUGIN" file="$tmp/disk" \
     "$@" 2>"$tmp/$name.log"
   python3 - "$port" <<'PY'
-import nbd, socket, sys
+import sys
+from functions import connect_from
 
 port = int(sys.argv[1])
 
 def read_from(source, blocks):
-    s = socket.socket()
-    s.bind((source, 0))
-    s.connect(("127.0.0.1", port))
-    h = nbd.NBD()
-    h.connect_socket(s.detach())  # libnbd owns the fd now
+    h = connect_from(port, source)
     for i in range(blocks):
         h.pread(4096, i * 4096)
     h.shutdown()

@@ -24,7 +24,7 @@ requires nbdsh --version
 requires python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.4", 0))'
 
 truncate -s 4M "$tmp/disk"
-port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+port=$(free_port)
 start_nbdkit "$tmp/pid" -i 127.0.0.1 -p "$port" -v -D ratetier.sched=1 \
   --filter="$RATETIER_FILTER" --filter=pause \
   "$SANDBAG_PLUGIN" file="$tmp/disk" serialize=false \
@@ -32,30 +32,14 @@ start_nbdkit "$tmp/pid" -i 127.0.0.1 -p "$port" -v -D ratetier.sched=1 \
   pause-control="$tmp/ctl" 2>"$tmp/log"
 
 python3 - "$tmp/log" "$port" "$tmp/ctl" <<'PY'
-import nbd, re, socket, sys, time
+import nbd, socket, sys
+from functions import connect_from, count, wait_for
 
 log, port, ctl = sys.argv[1], int(sys.argv[2]), sys.argv[3]
 handles = []
 
-def count(pattern):
-    with open(log) as f:
-        return len(re.findall(pattern, f.read()))
-
-def wait_for(pred, what):
-    deadline = time.monotonic() + 60
-    while not pred():
-        for h in handles:
-            h.poll(0)
-        if time.monotonic() > deadline:
-            sys.exit("timed out waiting for " + what)
-        time.sleep(0.05)
-
 def connect(source):
-    s = socket.socket()
-    s.bind((source, 0))
-    s.connect(("127.0.0.1", port))
-    h = nbd.NBD()
-    h.connect_socket(s.detach())        # libnbd owns the fd now
+    h = connect_from(port, source)
     handles.append(h)
     return h
 
@@ -70,15 +54,17 @@ control.connect(ctl)
 control.send(b"p")
 assert control.recv(1) == b"P"
 
-admitted = count("sched: admit")
+admitted = count(log, "sched: admit")
 plug.aio_pread(nbd.Buffer(4096), 0)
-wait_for(lambda: count("sched: admit") == admitted + 1, "the plug")
-queued = count("sched: queue")
+wait_for(lambda: count(log, "sched: admit") == admitted + 1, "the plug",
+         handles)
+queued = count(log, "sched: queue")
 for i in range(6):
     heavy.aio_pread(nbd.Buffer(4096), (256 + i) * 4096)
 for i in range(12):
     light.aio_pread(nbd.Buffer(4096), (512 + i) * 4096)
-wait_for(lambda: count("sched: queue") == queued + 18, "18 queued reads")
+wait_for(lambda: count(log, "sched: queue") == queued + 18, "18 queued reads",
+         handles)
 
 control.send(b"r")
 assert control.recv(1) == b"R"

@@ -14,12 +14,8 @@ requires nbdsh --version
 truncate -s 1M "$tmp/disk"
 state=$tmp/state
 
-serve ()
-{
-  nbdkit -U - -v -D ratetier.sched=1 \
-    --filter="$RATETIER_FILTER" "$SANDBAG_PLUGIN" file="$tmp/disk" \
-    ratetier-state="$state" "$@"
-}
+stack=(-v -D ratetier.sched=1 --filter="$RATETIER_FILTER" "$SANDBAG_PLUGIN"
+       file="$tmp/disk" ratetier-state="$state")
 
 # delivered=N seen by the first request in log $1.
 first_delivered ()
@@ -28,15 +24,15 @@ first_delivered ()
 }
 
 # 1. Missing file: start empty; save at shutdown.
-serve --run 'nbdsh -u "$uri" -c "
+serve "${stack[@]}" -- '
 for i in range(6): h.pread(4096, i * 4096)
-"' 2>"$tmp/log1"
+' 2>"$tmp/log1"
 test "$(first_delivered "$tmp/log1")" = 0
 test "$(head -c 8 "$state")" = RATETIER
 test "$(stat -c %s "$state")" -eq $((32 + 40 + 32))
 
 # 2. Loaded at start.
-serve --run 'nbdsh -u "$uri" -c "h.pread(4096, 0)"' 2>"$tmp/log2"
+serve "${stack[@]}" -- 'h.pread(4096, 0)' 2>"$tmp/log2"
 test "$(first_delivered "$tmp/log2")" = 6
 
 # 3. Periodic save, without stopping the server.
@@ -54,7 +50,7 @@ kill_nbdkit "$tmp/pid"
 
 # 4. Corrupt file: moved aside, start empty, and the server still serves.
 echo "not a state file" > "$state"
-serve --run 'nbdsh -u "$uri" -c "h.pread(4096, 0)"' 2>"$tmp/log4"
+serve "${stack[@]}" -- 'h.pread(4096, 0)' 2>"$tmp/log4"
 grep "ratetier-state: $state: not a ratetier state file (bad magic); moved it aside to $state.bad-" "$tmp/log4"
 test "$(first_delivered "$tmp/log4")" = 0
 ls "$state".bad-*
