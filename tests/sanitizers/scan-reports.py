@@ -19,6 +19,12 @@ A valgrind log counts when its ERROR SUMMARY is not zero (definite leaks
 are errors there, see --errors-for-leak-kinds in tests/sanitizers/nbdkit).
 A log with no summary belongs to a child that exec'd a program valgrind
 does not follow (the --run shell) and is ignored.
+
+A server killed with SIGKILL writes no report and no summary at all, so
+the tests note each such kill in a killed.PID file of the same directory
+(record_kill in tests/functions.sh and tests/functions.py; scripts/test.sh
+passes the directory as SANDBAG_REPORT_DIR): each one counts as a failure,
+since whatever that server would have reported is lost.
 """
 
 import os
@@ -87,7 +93,10 @@ def main():
         path = os.path.join(logdir, name)
         with open(path, errors="replace") as f:
             text = f.read()
-        why = valgrind_verdict(text) if vg else asan_verdict(text)
+        if name.startswith("killed."):
+            why = "server killed with SIGKILL, so it left no report"
+        else:
+            why = valgrind_verdict(text) if vg else asan_verdict(text)
         if why:
             bad += 1
             print(f"FAIL report:{path}")
