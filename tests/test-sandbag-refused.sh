@@ -97,8 +97,14 @@ grep 'export "esc\\033\[2J" refused: name contains a control' "$tmp/log"
 grep 'export "x\{64\}\.\.\." refused: name too long' "$tmp/log"
 grep 'export "no-such-image" refused: no such file' "$tmp/log"
 grep 'default export ("") not permitted' "$tmp/log"
-# No raw control character reached the log.
-! LC_ALL=C grep -q "$(printf '[\001\033]')" "$tmp/log"
+# No raw control character reached the log.  (Not "! grep": set -e
+# ignores a command negated with !, so that could never fail.)
+controls=$(printf '[\001\033]')
+if LC_ALL=C grep -q "$controls" "$tmp/log"; then
+  echo "$0: a raw control character reached the log:" >&2
+  LC_ALL=C grep "$controls" "$tmp/log" | cat -v >&2
+  exit 1
+fi
 
 # None of the refused entries is listed.
 nbdkit -U - "$SANDBAG_PLUGIN" dir="$d" \
