@@ -106,7 +106,7 @@ stage_plain ()
   collect plain "$builddir" plain
   # The hostile suite's figures (connections held off, peak threads and
   # RSS, the well-behaved client's latency), for the record.
-  python3 "$top/tests/hostile.py" summary \
+  python3 "$top/tests/hostile/summary.py" \
     "$builddir/meson-logs/plain.txt" || true
 }
 

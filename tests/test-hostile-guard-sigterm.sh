@@ -4,10 +4,11 @@
 # handshake, established and idle, mid-request); nbdkit 1.32 alone would
 # wait for them forever.
 #
-# A well-behaved client on 127.0.0.2 keeps reading and checking data
-# meanwhile; see tests/hostile.py for what the case checks and the
-# HOSTILE line it prints.
+# The case: tests/hostile/guard-sigterm.py.  A well-behaved client on
+# 127.0.0.2 keeps reading and checking data throughout the attack; see
+# tests/hostile/harness.py for what every case checks and the HOSTILE
+# line it prints.
 source "$(dirname "$0")/functions.sh"
 set -e -x
 
-python3 "$abs_top_srcdir/tests/hostile.py" case guard-sigterm --tmp "$tmp"
+python3 "$abs_top_srcdir/tests/hostile/guard-sigterm.py" --tmp "$tmp"

@@ -4,10 +4,11 @@
 # writes/trims/zeroes (each refused with the connection still usable),
 # NBD_CMD_CACHE and block-status floods.
 #
-# A well-behaved client on 127.0.0.2 keeps reading and checking data
-# meanwhile; see tests/hostile.py for what the case checks and the
-# HOSTILE line it prints.
+# The case: tests/hostile/requests.py.  A well-behaved client on
+# 127.0.0.2 keeps reading and checking data throughout the attack; see
+# tests/hostile/harness.py for what every case checks and the HOSTILE
+# line it prints.
 source "$(dirname "$0")/functions.sh"
 set -e -x
 
-python3 "$abs_top_srcdir/tests/hostile.py" case requests --tmp "$tmp"
+python3 "$abs_top_srcdir/tests/hostile/requests.py" --tmp "$tmp"

@@ -5,10 +5,11 @@
 # nbdkit's limit refuse the excess, ratetier-handshake-timeout closes
 # the rest); a new client still gets in.
 #
-# A well-behaved client on 127.0.0.2 keeps reading and checking data
-# meanwhile; see tests/hostile.py for what the case checks and the
-# HOSTILE line it prints.
+# The case: tests/hostile/slowloris.py.  A well-behaved client on
+# 127.0.0.2 keeps reading and checking data throughout the attack; see
+# tests/hostile/harness.py for what every case checks and the HOSTILE
+# line it prints.
 source "$(dirname "$0")/functions.sh"
 set -e -x
 
-python3 "$abs_top_srcdir/tests/hostile.py" case slowloris --tmp "$tmp"
+python3 "$abs_top_srcdir/tests/hostile/slowloris.py" --tmp "$tmp"

@@ -32,10 +32,10 @@ grep "serialize: expected a boolean" "$tmp/err"
 head -c 48M /dev/urandom > "$tmp/image"
 start_nbdkit "$tmp/pid" -U "$tmp/sock" "$SANDBAG_PLUGIN" file="$tmp/image"
 
-python3 - "$abs_top_srcdir/tests" "$tmp/sock" "$tmp/image" <<'PY'
+python3 - "$abs_top_srcdir/tests/hostile" "$tmp/sock" "$tmp/image" <<'PY'
 import socket, struct, sys
 sys.path.insert(0, sys.argv[1])
-import hostile
+import rawnbd
 
 sock_path, image = sys.argv[2], sys.argv[3]
 MiB = 1 << 20
@@ -44,7 +44,7 @@ def conn():
     s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     s.settimeout(10)
     s.connect(sock_path)
-    c = hostile.Conn(s)
+    c = rawnbd.Conn(s)
     c.handshake()
     c.go()
     return c
@@ -54,7 +54,7 @@ def conn():
 for i in range(30):
     c = conn()
     for j in range(64):
-        c.request(hostile.CMD_READ, (j * MiB) % (47 * MiB), MiB)
+        c.request(rawnbd.CMD_READ, (j * MiB) % (47 * MiB), MiB)
     if i % 3 == 0:
         c.reply()
     c.close(reset=bool(i % 2))
