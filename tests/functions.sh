@@ -20,6 +20,7 @@
 #   serve ARGS... -- PYTHON      a captive server with an nbdsh client
 #   refused MESSAGE ARGS...      nbdkit must refuse ARGS with MESSAGE
 #   free_port                    a free TCP port of 127.0.0.1
+#   wait_for_line FILE LINE      until a background writer wrote LINE
 #   requires / requires_root     skip what the machine truly lacks
 #   expose_and_mount             the kernel as client (nbdfuse + loop)
 # Python test code imports the same kind of helpers from
@@ -186,6 +187,21 @@ refused ()
     echo "$0: nbdkit refused $*, but without: $message" >&2
     exit 1
   fi
+}
+
+# wait_for_line FILE LINE: wait until FILE (a status file rewritten in
+# the background, a log) holds exactly the line LINE; fail after a
+# minute (a hang: no verdict depends on how long it took).
+wait_for_line ()
+{
+  local i
+  for (( i=0; i < 600; i++ )); do
+    grep -qxF -- "$2" "$1" 2>/dev/null && return 0
+    sleep 0.1
+  done
+  echo "$0: $1 never had the line: $2" >&2
+  [ -e "$1" ] && cat "$1" >&2
+  return 1
 }
 
 # free_port: print a TCP port of 127.0.0.1 that no one listens on now.
