@@ -1,8 +1,12 @@
 #!/usr/bin/env bash
 # heatmap: with the Linux kernel as client (nbdfuse + mount -o loop,ro
 # of an ext4 image), the map shows what the kernel read: the superblock,
-# and the blocks of a 4 MiB file that was read end to end, which
-# sandbag-heatmap top lists among the hottest ranges.
+# and the blocks of a 4 MiB file that was read end to end.  And
+# sandbag-heatmap top, on that real map, lists exactly the ranges its
+# man page describes, as computed here from the csv: adjacent blocks
+# whose counts are the same power of two merged, never-read blocks left
+# out, hottest (highest per-block count, then most reads) first; the
+# whole list shows the file's blocks.
 source "$(dirname "$0")/functions.sh"
 set -e -x
 requires_root
@@ -30,22 +34,69 @@ test -n "$start"
 # The counts are in the page cache already; no need to stop nbdkit.
 "$SANDBAG_HEATMAP" csv "$tmp/fs.heatmap" > "$tmp/csv"
 "$SANDBAG_HEATMAP" summary "$tmp/fs.heatmap"
-"$SANDBAG_HEATMAP" top 5 "$tmp/fs.heatmap"
+"$SANDBAG_HEATMAP" top 5 "$tmp/fs.heatmap" | tee "$tmp/top5"
+"$SANDBAG_HEATMAP" top 100000 "$tmp/fs.heatmap" > "$tmp/top-all"
 
-python3 - "$tmp/csv" "$start" <<'EOF'
-import csv, sys
-rows = {int(r["offset"]): r for r in csv.DictReader(open(sys.argv[1]))}
+python3 - "$tmp" "$start" <<'EOF'
+import csv, sys, time
+d, start = sys.argv[1], int(sys.argv[2])
+rows = list(csv.DictReader(open(d + "/csv")))
 K = 65536
+by_offset = {int(r["offset"]): r for r in rows}
 # The superblock (at 1024) was read.
-assert int(rows[0]["count"]) >= 1, rows[0]
+assert int(by_offset[0]["count"]) >= 1, by_offset[0]
 # Every heat block wholly inside the file's 4 MiB was read, and all the
 # bytes of those blocks were delivered at least once.
-first = int(sys.argv[2]) * 4096
+first = start * 4096
 blocks = [o for o in range(0, 64 << 20, K)
           if o >= first and o + K <= first + (4 << 20)]
 assert len(blocks) >= 63, len(blocks)
 for o in blocks:
-    assert int(rows[o]["count"]) >= 1, rows[o]
-    assert int(rows[o]["bytes"]) >= K, rows[o]
+    assert int(by_offset[o]["count"]) >= 1, by_offset[o]
+    assert int(by_offset[o]["bytes"]) >= K, by_offset[o]
 print(f"file at {first}: {len(blocks)} heat blocks read")
+
+# The ranges top must list, from the csv, by sandbag-heatmap(1)'s rules.
+ranges = []
+for r in rows:
+    off, count = int(r["offset"]), int(r["count"])
+    if ranges and ranges[-1]["level"] == count.bit_length():
+        g = ranges[-1]
+    else:
+        g = {"offset": off, "level": count.bit_length(), "reads": 0,
+             "min": count, "max": count, "bytes": 0, "last": 0.0}
+        ranges.append(g)
+    g["end"] = off + K
+    g["reads"] += count
+    g["min"], g["max"] = min(g["min"], count), max(g["max"], count)
+    g["bytes"] += int(r["bytes"])
+    g["last"] = max(g["last"], float(r["last"]))
+ranges = [g for g in ranges if g["max"] > 0]
+ranges.sort(key=lambda g: (-g["max"], -g["reads"], g["offset"]))
+
+
+def line(g):
+    per = (str(g["max"]) if g["min"] == g["max"]
+           else "%d-%d" % (g["min"], g["max"]))
+    when = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(int(g["last"])))
+    return [str(g["offset"]), str(g["end"] - g["offset"]), str(g["reads"]),
+            per, str(g["bytes"]), when]
+
+
+def listed(name):
+    lines = open(d + "/" + name).read().splitlines()
+    assert lines[0].split() == ["offset", "length", "reads",
+                                "per-heat-block", "bytes", "last",
+                                "read"], lines[0]
+    return [l.split() for l in lines[1:]]
+
+
+want = [line(g) for g in ranges]
+assert listed("top5") == want[:5], (listed("top5"), want[:5])
+assert listed("top-all") == want, "top lists other ranges than the map has"
+# The file's blocks are in the whole list.
+over_file = [g for g in ranges
+             if g["offset"] < first + (4 << 20) and g["end"] > first]
+assert sum(g["reads"] for g in over_file) >= len(blocks), over_file
+print(f"top: {len(ranges)} ranges, {len(over_file)} of them over the file")
 EOF
