@@ -427,43 +427,48 @@ test_single_requests_not_held (void)
   g_free (light);
 }
 
-/* Placement follows delivered blocks at arrival; a client's requests
- * still start in order when they land in different tiers.
+/* Placement follows delivered blocks at arrival, and a client's
+ * requests still start in the order they arrived when they land in
+ * different tiers: with tier 0 full (a plug holds its one slot), the
+ * client's first request waits there, and its next two, placed in
+ * tiers with free slots, wait behind it instead of overtaking it.
  */
 static void
 test_placement (void)
 {
   struct tiers *tiers;
-  struct client *a = client ('a', 0);
+  struct client *a = client ('a', 0), *p = client ('p', 0);
   struct sched_tier_stats st[3];
-  struct req r[3];
+  struct req plug, r[3];
+  int i;
 
-  setup ("2:2,4:1", SCHED_MODE_CONTINUOUS, 1, &tiers);
+  setup ("2:1,4:8", SCHED_MODE_CONTINUOUS, 1, &tiers);
+  plug = (struct req) { .c = p, .cost = 1, .id = 0 };
+  start (&plug);                /* tier 0's only slot */
   r[0] = (struct req) { .c = a, .cost = 1, .id = 1 };
-  start (&r[0]);                /* delivered 0: tier 0, running */
+  start (&r[0]);                /* delivered 0: tier 0, full */
   client_add_blocks (a, 2);
   r[1] = (struct req) { .c = a, .cost = 1, .id = 2 };
-  start (&r[1]);                /* delivered 2: tier 1, running */
+  start (&r[1]);                /* delivered 2: tier 1, 8 slots free */
   client_add_blocks (a, 2);
   r[2] = (struct req) { .c = a, .cost = 1, .id = 3 };
-  start (&r[2]);                /* delivered 4: implicit tier, running */
+  start (&r[2]);                /* delivered 4: implicit tier, free */
+  assert_admitted ("p0");
   sched_get_stats (s, st);
-  g_assert_cmpuint (st[0].running, ==, 1);
-  g_assert_cmpuint (st[1].running, ==, 1);
-  g_assert_cmpuint (st[2].running, ==, 1);
-  g_assert_cmpuint (st[0].admitted + st[1].admitted + st[2].admitted, ==, 3);
-  release (&r[0]);
-  release (&r[1]);
-  release (&r[2]);
+  for (i = 0; i < 3; i++)
+    g_assert_cmpuint (st[i].waiting, ==, 1);
+
+  release (&plug);
+  assert_admitted ("p0 a1 a2 a3");
   sched_get_stats (s, st);
-  g_assert_cmpuint (st[2].wait_count[0] + st[2].wait_count[1] +
-                    st[2].wait_count[2] + st[2].wait_count[3] +
-                    st[2].wait_count[4] + st[2].wait_count[5] +
-                    st[2].wait_count[6] + st[2].wait_count[7] +
-                    st[2].wait_count[8] + st[2].wait_count[9] +
-                    st[2].wait_count[10], ==, 1);
+  g_assert_cmpuint (st[0].admitted, ==, 2);     /* p0 a1 */
+  g_assert_cmpuint (st[1].admitted, ==, 1);     /* a2 */
+  g_assert_cmpuint (st[2].admitted, ==, 1);     /* a3 */
+  for (i = 0; i < 3; i++)
+    release (&r[i]);
   teardown (tiers);
   g_free (a);
+  g_free (p);
 }
 
 /* Batch: the next iteration starts only when the whole batch is done. */
