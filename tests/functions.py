@@ -7,6 +7,8 @@ tests/functions.sh, which puts this directory on PYTHONPATH):
   count(log, pattern)       matches of a regular expression in a log file
   connect_from(port, src)   a libnbd handle over TCP from source address src
   free_port()               a TCP port of 127.0.0.1 that is free now
+  PauseControl(path)        hold and release the backend below nbdkit's
+                            pause filter (pause-control=path)
   record_kill(pid, why)     note a server killed with SIGKILL for the
                             sanitizer and valgrind stages (see below)
 
@@ -64,6 +66,28 @@ def free_port(host="127.0.0.1"):
     with socket.socket() as s:
         s.bind((host, 0))
         return s.getsockname()[1]
+
+
+class PauseControl:
+    """The control socket of nbdkit's pause filter: pause() returns once
+    the backend is held (requests then wait above it), resume() once it
+    runs again."""
+
+    def __init__(self, path):
+        self.sock = socket.socket(socket.AF_UNIX)
+        self.sock.connect(path)
+
+    def _command(self, cmd, ack):
+        self.sock.send(cmd)
+        got = self.sock.recv(1)
+        if got != ack:
+            sys.exit("pause filter answered %r to %r" % (got, cmd))
+
+    def pause(self):
+        self._command(b"p", b"P")
+
+    def resume(self):
+        self._command(b"r", b"R")
 
 
 def record_kill(pid, why):

@@ -25,7 +25,7 @@ start_nbdkit "$tmp/pid" -U "$tmp/sock" -v -D ratetier.sched=1 \
 
 python3 - "$tmp/log" "$tmp/sock" "$tmp/ctl" <<'PY'
 import nbd, os, socket, sys
-from functions import count, wait_for
+from functions import PauseControl, count, wait_for
 
 log, sock, ctl = sys.argv[1:]
 
@@ -36,10 +36,8 @@ s.connect(sock)
 x = nbd.NBD()
 x.connect_socket(os.dup(s.fileno()))
 
-control = socket.socket(socket.AF_UNIX)
-control.connect(ctl)
-control.send(b"p")
-assert control.recv(1) == b"P"
+backend = PauseControl(ctl)
+backend.pause()
 
 plug.aio_pread(nbd.Buffer(4096), 0)
 wait_for(lambda: count(log, "sched: admit") == 1, "the plug", [plug])
@@ -51,8 +49,7 @@ s.shutdown(socket.SHUT_RDWR)          # X vanishes
 wait_for(lambda: count(log, "sched: drop") == 5, "5 dropped reads")
 assert count(log, "sched: admit") == 1, "a read of a vanished client ran"
 
-control.send(b"r")
-assert control.recv(1) == b"R"
+backend.resume()
 while plug.aio_in_flight() > 0:
     plug.poll(-1)
 

@@ -32,8 +32,8 @@ start_nbdkit "$tmp/pid" -i 127.0.0.1 -p "$port" -v -D ratetier.sched=1 \
   pause-control="$tmp/ctl" 2>"$tmp/log"
 
 python3 - "$tmp/log" "$port" "$tmp/ctl" <<'PY'
-import nbd, socket, sys
-from functions import connect_from, count, wait_for
+import nbd, sys
+from functions import PauseControl, connect_from, count, wait_for
 
 log, port, ctl = sys.argv[1], int(sys.argv[2]), sys.argv[3]
 handles = []
@@ -49,10 +49,8 @@ for i in range(16):
 light = connect("127.0.0.3")
 plug = connect("127.0.0.4")
 
-control = socket.socket(socket.AF_UNIX)
-control.connect(ctl)
-control.send(b"p")
-assert control.recv(1) == b"P"
+backend = PauseControl(ctl)
+backend.pause()
 
 admitted = count(log, "sched: admit")
 plug.aio_pread(nbd.Buffer(4096), 0)
@@ -66,8 +64,7 @@ for i in range(12):
 wait_for(lambda: count(log, "sched: queue") == queued + 18, "18 queued reads",
          handles)
 
-control.send(b"r")
-assert control.recv(1) == b"R"
+backend.resume()
 for h in handles:
     while h.aio_in_flight() > 0:
         h.poll(-1)
