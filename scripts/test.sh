@@ -43,6 +43,9 @@ allow_skip=${SANDBAG_ALLOW_SKIP:-0}
 results=$(mktemp "${TMPDIR:-/tmp}/sandbag-results.XXXXXX")
 trap 'rm -f "$results"' EXIT
 
+# The meson logs of the stages run, for the hostile suite's figures.
+test_logs=()
+
 verdict ()
 {
   echo "$1 $2" >> "$results"
@@ -104,10 +107,7 @@ stage_plain ()
   meson test -C "$builddir" --print-errorlogs --num-processes "$jobs" \
     --logbase plain || true
   collect plain "$builddir" plain
-  # The hostile suite's figures (connections held off, peak threads and
-  # RSS, the well-behaved client's latency), for the record.
-  python3 "$top/tests/hostile/summary.py" \
-    "$builddir/meson-logs/plain.txt" || true
+  test_logs+=("$builddir/meson-logs/plain.txt")
 }
 
 # --- asan ------------------------------------------------------------------
@@ -145,6 +145,7 @@ stage_asan ()
     meson test -C "$builddir" --print-errorlogs --num-processes "$jobs" \
       --timeout-multiplier 0.3 --logbase asan || true
   collect asan "$builddir" asan
+  test_logs+=("$builddir/meson-logs/asan.txt")
 
   # Every report file is a failure, except leak reports in which every
   # leaked block was allocated by nbdkit's own (uninstrumented, stripped)
@@ -202,6 +203,7 @@ stage_valgrind ()
     meson test -C "$builddir" --print-errorlogs --num-processes "$jobs" \
       --timeout-multiplier 5 --logbase valgrind "${want[@]}" || true
   collect valgrind "$builddir" valgrind
+  test_logs+=("$builddir/meson-logs/valgrind.txt")
   python3 "$top/tests/sanitizers/scan-reports.py" --valgrind "$logdir" \
     >> "$results"
 }
@@ -237,6 +239,13 @@ for stage in $stages; do
       verdict FAIL "stage:$stage" ;;
   esac
 done
+
+# The hostile suite's figures (connections held off, peak threads and
+# RSS, the well-behaved client's reads during each attack), one row per
+# case and stage, for the record.
+if [ ${#test_logs[@]} -gt 0 ]; then
+  python3 "$top/tests/hostile/summary.py" "${test_logs[@]}" || true
+fi
 
 python3 - "$results" "$allow_skip" <<'PY'
 import sys

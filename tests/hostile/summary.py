@@ -19,7 +19,11 @@ COLUMNS = ["case", "wrap", "attacks", "held_off", "attack_s",
 def main(paths):
     rows = {}
     for p in paths:
-        with open(p, errors="replace") as f:
+        try:
+            f = open(p, errors="replace")
+        except OSError:
+            continue                # that stage wrote no log
+        with f:
             for line in f:
                 i = line.find("HOSTILE ")
                 if i < 0:
