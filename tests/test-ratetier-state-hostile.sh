@@ -38,15 +38,14 @@ open(path, "wb").write(b + hashlib.sha256(b).digest())
 PY
 }
 
-# serve ARGS...: two reads of one block through ratetier on $state; the
-# log (with every scheduling decision) goes to $tmp/log.
-serve ()
+# two_reads ARGS...: two reads of one block through ratetier on $state;
+# the log (with every scheduling decision) goes to $tmp/log.
+two_reads ()
 {
-  nbdkit -U - -v -D ratetier.sched=1 \
+  serve -v -D ratetier.sched=1 \
     --filter="$RATETIER_FILTER" "$SANDBAG_PLUGIN" file="$tmp/disk" \
     ratetier=100:10 ratetier-state="$state" "$@" \
-    --run 'nbdsh -u "$uri" -c "h.pread(4096, 0); h.pread(4096, 0)"' \
-    2>"$tmp/log"
+    -- 'h.pread(4096, 0); h.pread(4096, 0)' 2>"$tmp/log"
 }
 
 # delivered N: the client's delivered blocks seen by the N-th request.
@@ -62,29 +61,29 @@ units=256000
 
 # 1. Idle for ceil(2^64 / 1000) s: times 1000 that wraps to 384 ms.
 make_state $units 18446744073709552 now
-serve ratetier-forget-after=1h
+two_reads ratetier-forget-after=1h
 grep 'ratetier-state: restored 0 clients, skipped 1' "$tmp/log"
 test "$(delivered 1)" = 0
 # ... and the most idle possible, 10 s before now: plus 10 s that wraps.
 make_state $units $u64_max $(( $(date +%s) - 10 ))
-serve ratetier-forget-after=1h
+two_reads ratetier-forget-after=1h
 test "$(delivered 1)" = 0
 
 # 2. Saved at the most negative time, idle 0: down for ever.
 make_state $units 0 -9223372036854775808
-serve ratetier-forget-after=1h
+two_reads ratetier-forget-after=1h
 test "$(delivered 1)" = 0
 # Without ratetier-forget-after it is kept, and decay has halved it
 # more than enough times to reach zero.
 make_state $units 0 -9223372036854775808
-serve ratetier-decay=1d
+two_reads ratetier-decay=1d
 test "$(delivered 1)" = 0
 
 # 3. The largest count, with and without decay: the client stays in
 #    the last tier, and its count does not wrap around after a read.
 for decay in ratetier-decay=1d ""; do
   make_state $u64_max 0 now
-  serve $decay
+  two_reads $decay
   test "$(delivered 1)" -gt 1000000000000
   test "$(delivered 2)" -gt 1000000000000
   grep 'sched: admit.* tier=1 ' "$tmp/log"
@@ -94,7 +93,7 @@ done
 # 4. Two records with ratetier-max-clients=1: set aside unread.
 make_state $units 0 now 2
 cp "$state" "$tmp/expected"
-serve ratetier-max-clients=1
+two_reads ratetier-max-clients=1
 grep "ratetier-state: $state: larger than 104 bytes: more clients than ratetier-max-clients=1; moved it aside to $state.bad-" "$tmp/log"
 test "$(delivered 1)" = 0
 cmp "$state".bad-* "$tmp/expected"

@@ -16,7 +16,7 @@ requires nbdsh --version
 shim=$abs_top_builddir/tests/late-thread-exit.so
 test -f "$shim"
 truncate -s 1M "$tmp/disk"
-port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+port=$(free_port)
 
 LD_PRELOAD="$shim${LD_PRELOAD:+ $LD_PRELOAD}" \
   nbdkit -f -v -i 127.0.0.1 -p "$port" -P "$tmp/pid" \
