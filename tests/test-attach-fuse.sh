@@ -50,12 +50,13 @@ mkfs.erofs --quiet -T0 "$tmp/img2" "$tmp/tree2"
 port=$(free_port)
 # The public stack's guard ends idle connections (the relay's) at once
 # on SIGTERM, which plain nbdkit 1.32 would wait for forever.
-serve ()
+# start_server DIR: the public server of the volumes in DIR on $port.
+start_server ()
 {
   start_nbdkit "$tmp/server.pid" -p "$port" -i 127.0.0.1 \
     --filter="$RATETIER_FILTER" "$SANDBAG_PLUGIN" dir="$1"
 }
-serve "$vol"
+start_server "$vol"
 cleanup_fn "'$attach' --state-dir='$state' detach --lazy '$tmp/mnt' || :"
 
 # check SUMS: every file of the mount, read again from the server.
@@ -80,10 +81,14 @@ reader=$!
 sleep 0.3
 kill_nbdkit "$tmp/server.pid"
 sleep 2
-serve "$vol"
+start_server "$vol"
 wait $reader
-sleep 1.2                                # the status file is per second
-"$attach" --state-dir="$state" status "$tmp/mnt" > "$tmp/status"
+# The status is rewritten every second: wait for the reconnection.
+for (( i = 0; i < 600; i++ )); do
+  "$attach" --state-dir="$state" status "$tmp/mnt" > "$tmp/status"
+  grep -qE '^reconnects [1-9]' "$tmp/status" && break
+  sleep 0.1
+done
 grep -E '^reconnects [1-9]' "$tmp/status"
 grep -Fx "errors 0" "$tmp/status"
 
@@ -101,7 +106,7 @@ test "$out" = "vol@2 is the newest version"
 kill_nbdkit "$tmp/server.pid"
 mkdir "$tmp/liar"
 "$SANDBAG_PUBLISH" publish --version=2 "$tmp/liar" vol "$tmp/img1"
-serve "$tmp/liar"
+start_server "$tmp/liar"
 echo 3 > /proc/sys/vm/drop_caches
 start=$SECONDS
 if cat "$tmp/mnt/big" > /dev/null 2> "$tmp/err"; then
@@ -115,7 +120,12 @@ grep -E "^source nbd://127.0.0.1:$port wrong-version " "$tmp/status"
 
 # detach leaves nothing: no mount, no relay, no state.
 "$attach" --state-dir="$state" detach --lazy "$tmp/mnt"
-! mountpoint -q "$tmp/mnt"
+# (Not "! mountpoint": set -e ignores a negated command, which could
+# never fail the test.)
+if mountpoint -q "$tmp/mnt"; then
+  echo "$0: still mounted after detach" >&2
+  exit 1
+fi
 test -z "$(ls "$state")"
 if pgrep -af "nbdkit.*$state" >&2; then
   echo "$0: a relay outlived detach" >&2
