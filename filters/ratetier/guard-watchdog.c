@@ -26,6 +26,13 @@ static const int quit_signals[] = { SIGINT, SIGQUIT, SIGTERM, SIGHUP };
 static struct sigaction old_actions[G_N_ELEMENTS (quit_signals)];
 static bool handlers_installed;
 static volatile sig_atomic_t quit_signalled;
+static void (*quit_hook) (void);
+
+void
+guard_watchdog_set_quit_hook (void (*hook) (void))
+{
+  quit_hook = hook;
+}
 
 /* Async-signal-safe. */
 static void
@@ -94,6 +101,8 @@ watchdog_main (gpointer unused)
       /* End every tracked connection now, so that nbdkit's wait for
        * its connection threads ends. */
       quit_handled = true;
+      if (quit_hook)
+        quit_hook ();
       guard_conns_shutdown_all ();
     }
     if (g_atomic_int_compare_and_exchange (&hurry, 1, 0))

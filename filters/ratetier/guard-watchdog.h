@@ -12,9 +12,11 @@
  * the server up for ever.  guard_watchdog_start installs a handler for
  * those signals in front of nbdkit's (which are in place by
  * .after_fork) that wakes the watchdog and then calls nbdkit's; the
- * watchdog then shuts down every tracked connection at once
- * (guard_conns_shutdown_all).  guard_watchdog_stop puts nbdkit's
- * handlers back.
+ * watchdog then calls the quit hook (guard_watchdog_set_quit_hook: the
+ * scheduler stops admitting, so that no queued request reaches a
+ * backend that is shutting down) and shuts down every tracked
+ * connection at once (guard_conns_shutdown_all).  guard_watchdog_stop
+ * puts nbdkit's handlers back.
  *
  * Locking: none of its own.  The thread is woken through an eventfd,
  * which the signal handler may write to; the stop and hurry requests
@@ -31,6 +33,10 @@
  * waits for nbdkit to drop its descriptor. */
 #define GUARD_TICK_MS 250
 #define GUARD_FAST_TICK_MS 10
+
+/* HOOK is called once, on the watchdog thread, when a quit signal
+ * arrives.  Set it before guard_watchdog_start. */
+extern void guard_watchdog_set_quit_hook (void (*hook) (void));
 
 /* Start the thread and install the quit handlers; LOG_INTERVAL_S is
  * quoted in the log of each trip.  Returns 0, or nbdkit_error and -1. */

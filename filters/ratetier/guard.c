@@ -51,6 +51,12 @@ enabled (void)
     cfg.max_connections || cfg.max_handshakes;
 }
 
+void
+guard_set_quit_hook (void (*hook) (void))
+{
+  guard_watchdog_set_quit_hook (hook);
+}
+
 int
 guard_start (const struct guard_config *config,
              const struct client_key_config *key_config,

@@ -120,6 +120,12 @@ extern int guard_start (const struct guard_config *config,
                         const struct client_key_config *key_config,
                         const uint8_t secret[SECRET_BYTES]);
 
+/* Before guard_start: HOOK runs once when the server is told to quit
+ * (a quit signal), before connections are shut down.  Without a
+ * watchdog (every limit disabled) it never runs.
+ */
+extern void guard_set_quit_hook (void (*hook) (void));
+
 /* .cleanup: stop and join the watchdog, drop every duplicate.  Safe to
  * call when guard_start was not, and more than once.
  */

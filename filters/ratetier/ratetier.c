@@ -154,11 +154,21 @@ ratetier_get_ready (int thread_model)
   return 0;
 }
 
+/* The server is told to quit: queued requests must not be admitted
+ * into a backend that is shutting down (as freed slots would admit
+ * them); they fail at once with ESHUTDOWN. */
+static void
+stop_admitting (void)
+{
+  sched_shutdown (sched);
+}
+
 static int
 ratetier_after_fork (nbdkit_backend *nxdata)
 {
   if (housekeeping_start (hk) == -1)
     return -1;
+  guard_set_quit_hook (stop_admitting);
   return guard_start (&params.guard, &params.key, secret);
 }
 

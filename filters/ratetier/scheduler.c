@@ -362,7 +362,8 @@ dispatch (struct sched *s)
 {
   ssize_t i;
 
-  if (s->config.mode == SCHED_MODE_BATCH && s->running > 0)
+  if (s->closing ||
+      (s->config.mode == SCHED_MODE_BATCH && s->running > 0))
     return;
 
   while ((i = pick_tier (s)) >= 0)

@@ -54,7 +54,8 @@
  * nowhere, and sched_enter fails with the errno alive left.  Waiters
  * of one client that give up leave at least 20 ms apart (a workaround
  * for nbdkit 1.32, see DROP_SPACING_US in scheduler.c).
- * sched_shutdown makes every waiter fail at once.
+ * sched_shutdown makes every waiter fail at once, and admits nothing
+ * more (requests already running finish).
  *
  * Locking: one mutex per scheduler, held only for O(tiers) queue work;
  * never across alive () or the backend call.
