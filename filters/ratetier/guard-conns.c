@@ -36,6 +36,7 @@ struct guard_conn {
   int64_t last_ms;              /* atomic: latest request or prepare */
   int active;                   /* atomic: prepared, not finalized */
   int requests;                 /* atomic: any request seen */
+  int in_flight;                /* atomic: requests started, not done */
 };
 
 /* lock protects everything below. */
@@ -252,6 +253,7 @@ deadline_passed (const struct guard_conn *g, int64_t now, unsigned *secs)
     }
   }
   else if (cfg.idle_timeout_s &&
+           __atomic_load_n (&g->in_flight, __ATOMIC_RELAXED) == 0 &&
            now - last >= (int64_t) cfg.idle_timeout_s * 1000) {
     stats.idle_timeouts++;
     *secs = cfg.idle_timeout_s;
@@ -383,8 +385,18 @@ void
 guard_activity (struct guard_conn *g)
 {
   if (g) {
+    __atomic_add_fetch (&g->in_flight, 1, __ATOMIC_RELAXED);
     __atomic_store_n (&g->last_ms, clock_mono_ms (), __ATOMIC_RELAXED);
     if (!__atomic_load_n (&g->requests, __ATOMIC_RELAXED))
       __atomic_store_n (&g->requests, 1, __ATOMIC_RELAXED);
+  }
+}
+
+void
+guard_activity_done (struct guard_conn *g)
+{
+  if (g) {
+    __atomic_store_n (&g->last_ms, clock_mono_ms (), __ATOMIC_RELAXED);
+    __atomic_sub_fetch (&g->in_flight, 1, __ATOMIC_RELAXED);
   }
 }

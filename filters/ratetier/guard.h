@@ -154,8 +154,12 @@ extern void guard_finalize (struct guard_conn *g);
  */
 extern void guard_close (struct guard_conn *g);
 
-/* At the start of every request: resets the idle timer.  Lock-free. */
+/* At the start and at the end of every request (queued and run, or
+ * abandoned): the idle timer runs only while no request is in flight,
+ * from the end of the last one, so that a request waiting in a queue
+ * or running long is never cut off as idle.  Lock-free. */
 extern void guard_activity (struct guard_conn *g);
+extern void guard_activity_done (struct guard_conn *g);
 
 extern void guard_get_stats (struct guard_stats *stats);
 

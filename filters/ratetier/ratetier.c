@@ -291,6 +291,7 @@ request_enter (struct handle *h, struct request *rq, uint32_t blocks,
   rq->blocks = blocks;
   if (sched_enter (sched, h->client, blocks, offset, &rq->ticket) == -1) {
     *err = errno;
+    guard_activity_done (h->guard);
     return -1;
   }
   return 0;
@@ -307,6 +308,7 @@ request_leave (struct handle *h, const struct request *rq, int r)
   if (r == 0)
     client_add_blocks (h->client, rq->blocks);
   sched_leave (sched, &rq->ticket);
+  guard_activity_done (h->guard);
   return r;
 }
 
