@@ -72,11 +72,30 @@ struct handle {
   uint64_t reads;               /* reads done on UP */
 };
 
+/* Every open handle.  nbdkit 1.32 does not call .close for connections
+ * still open when it quits, so .unload closes their server connections
+ * and frees them.  handles_lock protects the set. */
+static GMutex handles_lock;
+static GHashTable *handles;
+
+static void disconnect (struct handle *h);
+
 static void
 relay_unload (void)
 {
   size_t i;
 
+  if (handles) {
+    GHashTableIter iter;
+    gpointer h;
+
+    g_hash_table_iter_init (&iter, handles);
+    while (g_hash_table_iter_next (&iter, &h, NULL)) {
+      disconnect (h);
+      g_free (h);
+    }
+    g_hash_table_destroy (handles);
+  }
   sources_free (sources);
   for (i = 0; i < nr_servers; i++)
     g_free (servers[i]);
@@ -299,7 +318,13 @@ relay_cleanup (void)
 static void *
 relay_open (int readonly)
 {
-  return g_new0 (struct handle, 1);
+  struct handle *h = g_new0 (struct handle, 1);
+  g_autoptr (GMutexLocker) locker = g_mutex_locker_new (&handles_lock);
+
+  if (handles == NULL)
+    handles = g_hash_table_new (NULL, NULL);
+  g_hash_table_add (handles, h);
+  return h;
 }
 
 static void
@@ -318,6 +343,11 @@ relay_close (void *handle)
 {
   struct handle *h = handle;
 
+  {
+    g_autoptr (GMutexLocker) locker = g_mutex_locker_new (&handles_lock);
+
+    g_hash_table_remove (handles, h);
+  }
   disconnect (h);
   g_free (h);
 }
