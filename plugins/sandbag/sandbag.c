@@ -54,7 +54,8 @@ static char *dirname_;
  * or NULL for none (then "" is an unknown export). */
 static char *default_name;
 
-/* Advertised block sizes in bytes (minimum=, preferred=, maximum=).
+/* Advertised request size limits in bytes (minimum=, preferred=,
+ * maximum=; NBD_INFO_BLOCK_SIZE, which NBD calls block sizes).
  * Requests not aligned to the minimum or longer than the maximum are
  * refused with EINVAL (nbdkit 1.32 does not enforce them itself). */
 static uint32_t minimum = 1;
@@ -228,8 +229,8 @@ sandbag_config_complete (void)
   "file=<IMAGE>         Serve IMAGE as the default export.\n" \
   "dir=<DIRECTORY>      Serve each regular file in DIRECTORY as an export.\n" \
   "default=<NAME>       dir=: export served to clients asking for \"\".\n" \
-  "minimum=<SIZE>       Minimum block size advertised (default 1).\n" \
-  "preferred=<SIZE>     Preferred block size advertised (default 4096).\n" \
+  "minimum=<SIZE>       Minimum request size advertised (default 1).\n" \
+  "preferred=<SIZE>     Preferred request size advertised (default 4096).\n" \
   "maximum=<SIZE>       Maximum request size advertised (default 32M).\n" \
   "list-limit=<N>       dir=: most exports listed (default 1000).\n" \
   "multi-conn=<BOOL>    Advertise multi-conn (default true).\n" \
@@ -501,13 +502,13 @@ sandbag_is_rotational (void *handle)
   return 0;
 }
 
-/* Requests must respect the advertised block sizes. */
+/* Requests must respect the advertised request size limits. */
 static inline bool
 request_ok (uint32_t count, uint64_t offset, const char *what)
 {
   if (count > maximum || ((count | offset) & (minimum - 1)) != 0) {
     nbdkit_debug ("sandbag: %s refused: count %" PRIu32 " offset %" PRIu64
-                  " outside advertised block sizes", what, count, offset);
+                  " outside the advertised request size limits", what, count, offset);
     nbdkit_set_error (EINVAL);
     return false;
   }
