@@ -29,7 +29,7 @@ def main():
                     help="the emulated uplink in MiB/s")
     ap.add_argument("--fetch-mib", type=float, required=True)
     ap.add_argument("--goal-configs", default="",
-                    help="comma-separated configs the goals apply to")
+                    help="configs the goals apply to, separated by '|'")
     args = ap.parse_args()
 
     data = defaultdict(dict)        # (config, test, metric) -> {round: v}
@@ -92,7 +92,9 @@ def main():
         print(line(r))
     rounds = {r for d in data.values() for r in d}
     print("(medians of %d rounds; cap %.1f MiB/s; ideal fetch %.0f MiB / cap"
-          " = %.2f s)" % (len(rounds), args.cap_mibs, args.fetch_mib, ideal))
+          " = %.2f s; serialized: the server works on one request of a"
+          " connection at a time, parallel: on several)"
+          % (len(rounds), args.cap_mibs, args.fetch_mib, ideal))
 
     # Per-round figures, to judge the medians' spread.
     print("per round (fetch x ideal, 4 KiB p99 ms loaded/unloaded):")
@@ -109,7 +111,7 @@ def main():
                 "%.2f" % (p99_0[r] / 1000) if r in p99_0 else "-"))
         print("  %-*s %s" % (widths[0], c, " | ".join(cells)))
 
-    goal_configs = [g for g in args.goal_configs.split(",") if g]
+    goal_configs = [g for g in args.goal_configs.split("|") if g]
     for c in goal_configs:
         if c not in summary:
             print("goal: %s: NOT MEASURED" % c)

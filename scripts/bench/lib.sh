@@ -11,11 +11,14 @@
 # Environment (all optional):
 #   BENCH_BUILD    build directory with the uninstalled modules
 #                  (default: build-bench in the source tree, set up with
-#                  -Dbuildtype=release and built if missing)
+#                  -Dbuildtype=release if missing); the modules are
+#                  rebuilt first, and a failed build stops the benchmark
 #   BENCH_ROUNDS   rounds of interleaved measurements
 #   BENCH_RUNTIME  seconds each fio measurement runs (after BENCH_RAMP)
 #   BENCH_RAMP     seconds of fio ramp time, not counted
-#   BENCH_THREADS  nbdkit --threads for every nbdkit started (default 16)
+#   BENCH_THREADS  nbdkit --threads for every nbdkit started (default
+#                  16), and nbd-server's max_threads
+#   BENCH_CONNS    connections of the multi-connection tests (default 4)
 #   BENCH_KEEP=1   keep the scratch directory (fio JSON, logs) at exit
 #   TMPDIR         where the scratch directory and images go (needs room
 #                  for the image; it must not be tmpfs if you want the
@@ -40,6 +43,12 @@ RATETIER_FILTER=$BENCH_BUILD/filters/ratetier/nbdkit-ratetier-filter.so
 HEATMAP_FILTER=$BENCH_BUILD/filters/heatmap/nbdkit-heatmap-filter.so
 
 # --- scratch directory and cleanup ------------------------------------------
+
+# The same cleanup stack as tests/functions.sh, kept apart on purpose:
+# that file is the test harness (it needs meson's abs_top_* variables,
+# names its scratch sandbag-test in /tmp and always removes it, and has a
+# start_nbdkit of another form), while a benchmark may keep its scratch
+# (BENCH_KEEP) and must clean up on SIGHUP too.
 
 _bench_cleanup_fns=()
 bench_cleanup_fn ()
@@ -75,35 +84,82 @@ bench_die ()
 
 # --- build -----------------------------------------------------------------
 
-# bench_build: set up $BENCH_BUILD if needed and rebuild the three
-# modules.  Other components may be half-written while a benchmark runs,
-# so each module is built on its own and a failure only warns (the
-# benchmark then stops if it needs that module).
+# bench_build: set up $BENCH_BUILD if needed, build the three modules, and
+# stop the benchmark if that fails: old binaries must never be measured
+# under a new revision's name.  The modules are then copied into the
+# scratch directory and loaded from there, so that a rebuild while the
+# benchmark runs cannot change what later rounds measure.  Sets
+# $bench_rev to the revision built, with "+uncommitted" and a hash of the
+# changes when the source tree differs from it.
 bench_build ()
 {
-  local target
+  local src before after m
   if [ ! -f "$BENCH_BUILD/build.ninja" ]; then
     meson setup "$BENCH_BUILD" "$bench_srcdir" -Dbuildtype=release \
       > "$tmp/setup.log" 2>&1 ||
       bench_die "meson setup $BENCH_BUILD failed: $(tail -20 "$tmp/setup.log")"
   fi
-  for target in "$SANDBAG_PLUGIN" "$RATETIER_FILTER" "$HEATMAP_FILTER"; do
-    target=${target#"$BENCH_BUILD"/}
-    ninja -C "$BENCH_BUILD" -t targets all 2>/dev/null |
-      grep -q "^$target:" || continue
-    ninja -C "$BENCH_BUILD" "$target" > "$tmp/build.log" 2>&1 ||
-      echo "warning: building $target failed; using what is there" >&2
+  src=$($PY -c 'import json, sys
+print(json.load(open(sys.argv[1]))["directories"]["source"])' \
+    "$BENCH_BUILD/meson-info/meson-info.json") ||
+    bench_die "$BENCH_BUILD: no meson-info; is it a meson build directory?"
+  before=$(bench_tree_state "$src") || exit 1
+  ninja -C "$BENCH_BUILD" -j "$(nproc)" \
+    "${SANDBAG_PLUGIN#"$BENCH_BUILD"/}" \
+    "${RATETIER_FILTER#"$BENCH_BUILD"/}" \
+    "${HEATMAP_FILTER#"$BENCH_BUILD"/}" > "$tmp/build.log" 2>&1 ||
+    bench_die "the build failed, so nothing was measured:
+$(tail -30 "$tmp/build.log")"
+  after=$(bench_tree_state "$src") || exit 1
+  [ "$before" = "$after" ] ||
+    bench_die "the source tree changed during the build; run again"
+  bench_rev=$after
+  bench_buildtype=$(meson introspect --buildoptions "$BENCH_BUILD" |
+    $PY -c 'import json, sys
+print(next(o["value"] for o in json.load(sys.stdin) if o["name"] == "buildtype"))')
+  mkdir "$tmp/modules"
+  for m in SANDBAG_PLUGIN RATETIER_FILTER HEATMAP_FILTER; do
+    cp "${!m}" "$tmp/modules/"
+    printf -v "$m" '%s' "$tmp/modules/$(basename "${!m}")"
   done
 }
 
-# bench_require_module PATH NAME: stop with a clear message if a module
-# has not been built (yet).
-bench_require_module ()
+# bench_tree_state DIR: the commit checked out in the git tree DIR, and
+# if anything differs from it (edits, new files), "+uncommitted" and a
+# short hash of those differences.
+bench_tree_state ()
 {
-  [ -f "$1" ] || bench_die "$2 is not built ($1 missing)"
+  local rev changes
+  rev=$(git -C "$1" rev-parse --short=10 HEAD) ||
+    bench_die "$1 is not a git tree: cannot say what revision is measured"
+  changes=$(git -C "$1" status --porcelain --untracked-files=all)
+  if [ -n "$changes" ]; then
+    rev="$rev+uncommitted-$( { echo "$changes"; git -C "$1" diff HEAD; } |
+      sha1sum | cut -c1-8)"
+  fi
+  echo "$rev"
 }
 
-# --- what machine, what load -------------------------------------------------
+# nbdkit_model THREADS NBDKIT-ARGS...: how an nbdkit started with
+# --threads=THREADS and these plugin, filter and parameter arguments
+# handles the requests of one connection: "serialized" (one at a time:
+# nbdkit's serialize_* thread models, or a single thread) or "parallel
+# (N threads)".  The thread model of a stack is the lowest of its plugin
+# and filters, which nbdkit --dump-plugin reports.
+nbdkit_model ()
+{
+  local threads=$1 tm
+  shift
+  tm=$(nbdkit "$@" --dump-plugin 2>/dev/null | sed -n 's/^thread_model=//p')
+  [ -n "$tm" ] || bench_die "nbdkit $* --dump-plugin reports no thread model"
+  if [ "$tm" = parallel ] && [ "$threads" -gt 1 ]; then
+    echo "parallel ($threads threads)"
+  else
+    echo "serialized"
+  fi
+}
+
+# --- what machine, what load, what build -----------------------------------
 
 # bench_header TITLE: print the conditions of this run.  Ratios are the
 # result; absolute figures only describe this machine at this moment.
@@ -112,36 +168,16 @@ bench_header ()
   echo "== $1"
   echo "date:     $(date -u '+%Y-%m-%d %H:%M:%S UTC')"
   echo "machine:  $(uname -n), $(nproc) CPUs ($(lscpu | sed -n 's/^Model name: *//p' | head -1)), kernel $(uname -r)"
-  echo "load:     $(cut -d' ' -f1-3 /proc/loadavg) (1/5/15 min) at start"
+  echo "load:     $(bench_load) at start"
   echo "versions: nbdkit $(nbdkit --version | cut -d' ' -f2), $(fio --version)"
-  if [ -n "${BENCH_RUNTIME:-}" ]; then
-    echo "fio:      ioengine=nbd, ${BENCH_RUNTIME}s per run after ${BENCH_RAMP}s ramp, $BENCH_ROUNDS rounds, servers interleaved"
-  elif [ -n "${BENCH_ROUNDS:-}" ]; then
-    echo "fio:      ioengine=nbd, $BENCH_ROUNDS rounds, configurations interleaved"
-  fi
+  echo "build:    sandbag $bench_rev, $bench_buildtype, built by this run in $BENCH_BUILD"
+  echo "sandbag:  its defaults on this nbdkit: $(nbdkit_model "$BENCH_THREADS" "$SANDBAG_PLUGIN" file=/dev/null) requests in each connection"
 }
 
-# bench_describe_module PATH [PARAMS...]: one line naming the source
-# version a module was built from and, for a plugin, the thread model
-# nbdkit will use with PARAMS (sandbag serializes each connection's
-# requests on nbdkit < 1.33.10 unless serialize=false).
-bench_describe_module ()
+# bench_load: the load averages, for the first and last lines.
+bench_load ()
 {
-  local path=$1 rev tm='' dir
-  shift
-  # The component's source directory, from the module's place in the
-  # build tree; its last commit, and whether it has uncommitted edits.
-  dir=$(dirname "${path#"$BENCH_BUILD"/}")
-  rev=$(git -C "$bench_srcdir" log -1 --format=%h -- "$dir" 2>/dev/null)
-  [ -n "$(git -C "$bench_srcdir" status --porcelain -- "$dir" 2>/dev/null)" ] &&
-    rev="$rev+uncommitted"
-  case $path in
-  *-plugin.so)
-    tm=$(nbdkit --dump-plugin "$path" "$@" 2>/dev/null |
-         sed -n 's/^thread_model=//p')
-    tm=", thread_model=$tm" ;;
-  esac
-  echo "$(basename "$path"): $dir at ${rev:-?}, built $(date -u -r "$path" '+%H:%M UTC')$tm${*:+ with $*}"
+  echo "$(cut -d' ' -f1-3 /proc/loadavg) (1/5/15 min)"
 }
 
 # --- images -------------------------------------------------------------------
@@ -195,18 +231,21 @@ stop_pid ()
 }
 
 # Every server is known by a name (NAME is a short word, used in file
-# names); these arrays hold what the table needs.
-declare -A srv_uri srv_pidfile srv_label
+# names); these arrays hold what the tables need.  srv_model says how the
+# server handles the requests of one connection: one at a time
+# ("serialized") or several at once ("parallel").
+declare -A srv_uri srv_pidfile srv_label srv_model
 
 # start_nbdkit NAME LABEL [NBDKIT-ARGS...]: nbdkit on a Unix socket with
-# --threads=$BENCH_THREADS.  Pass plugin, filters and parameters.
+# --threads=$BENCH_THREADS (or $nbdkit_threads, if set).  Pass plugin,
+# filters and parameters.
 start_nbdkit ()
 {
-  local name=$1 label=$2
+  local name=$1 label=$2 threads=${nbdkit_threads:-$BENCH_THREADS}
   shift 2
   local sock=$tmp/$name.sock pidfile=$tmp/$name.pid
   rm -f "$sock" "$pidfile"
-  nbdkit --threads="$BENCH_THREADS" -U "$sock" -P "$pidfile" "$@" \
+  nbdkit --threads="$threads" -U "$sock" -P "$pidfile" "$@" \
     2> "$tmp/$name.log" ||
     bench_die "nbdkit for $label did not start: $(cat "$tmp/$name.log")"
   wait_for_file "$pidfile" || bench_die "nbdkit for $label wrote no pid file"
@@ -214,10 +253,13 @@ start_nbdkit ()
   srv_uri[$name]="nbd+unix:///?socket=$sock"
   srv_pidfile[$name]=$pidfile
   srv_label[$name]=$label
+  srv_model[$name]=$(nbdkit_model "$threads" "$@") || exit 1
 }
 
 # start_nbd_server NAME LABEL IMAGE: nbd-server on a Unix socket
-# (unixsock, newstyle only), read-only, splice on, export "bench".
+# (unixsock, newstyle only), read-only, splice on, export "bench".  It
+# forks a process per connection, whose main thread reads requests and
+# hands each to a pool of max_threads threads.
 start_nbd_server ()
 {
   local name=$1 label=$2 image=$3
@@ -241,12 +283,15 @@ EOF
   srv_uri[$name]="nbd+unix:///bench?socket=$sock"
   srv_pidfile[$name]=$pidfile
   srv_label[$name]=$label
+  srv_model[$name]="parallel ($BENCH_THREADS threads)"
 }
 
 # start_qemu_nbd NAME LABEL IMAGE: qemu-nbd on a Unix socket, read-only,
 # raw, --cache=writeback (its default: reads go through the page cache
 # like the other servers) and --aio=threads, persistent, any number of
-# connections.
+# connections.  One event loop serves every connection, up to 16
+# requests of each at once (qemu's MAX_NBD_REQUESTS), and hands the reads
+# themselves to a thread pool.
 start_qemu_nbd ()
 {
   local name=$1 label=$2 image=$3
@@ -262,6 +307,7 @@ start_qemu_nbd ()
   srv_uri[$name]="nbd+unix:///?socket=$sock"
   srv_pidfile[$name]=$pidfile
   srv_label[$name]=$label
+  srv_model[$name]="parallel (16, 1 thread + aio pool)"
 }
 
 # server_cpu_ticks PIDFILE: CPU time (clock ticks) of the server and of
@@ -277,13 +323,49 @@ server_cpu_ticks ()
 
 # --- fio ----------------------------------------------------------------------
 
-# The two standard jobs of the server benchmarks.
-declare -A bench_job
-bench_job[rand4k]="--rw=randread --bs=4k --iodepth=32"
-bench_job[seq1m]="--rw=read --bs=1M --iodepth=8"
+# The server benchmarks run each kind of job twice with the same total
+# number of requests in flight: over one connection, and spread over
+# $BENCH_CONNS connections.  fio's nbd engine opens one connection per
+# job, so the connections are fio jobs (--numjobs).  A test is named
+# KIND-CxD: C connections, each with D requests in flight.
+#   rand4k  4 KiB random reads, 32 in flight in total (IOPS)
+#   seq1m   1 MiB sequential reads, 8 in flight in total (MiB/s); each
+#           connection streams its own 1/C of the image
+# Over one connection a server that serializes its requests works on
+# one request while the others wait; over C connections, on C.
+BENCH_CONNS=${BENCH_CONNS:-4}
+case $BENCH_CONNS in
+1|2|4|8) ;;
+*) bench_die "BENCH_CONNS must divide 8 (1, 2, 4 or 8)" ;;
+esac
+bench_tests=(rand4k-1x32 "rand4k-${BENCH_CONNS}x$(( 32 / BENCH_CONNS ))"
+             seq1m-1x8 "seq1m-${BENCH_CONNS}x$(( 8 / BENCH_CONNS ))")
 
-# fio_json OUT URI [FIO-ARGS...]: run one fio job with the nbd engine
-# against URI and write its JSON report to OUT.
+# fio_job_args TEST: the fio arguments of TEST (KIND-CxD).  Uses
+# $BENCH_IMAGE_MIB.
+fio_job_args ()
+{
+  local kind=${1%-*} cxd=${1#*-}
+  local conns=${cxd%x*} depth=${cxd#*x}
+  case $kind in
+  rand4k) echo --rw=randread --bs=4k ;;
+  seq1m)
+    echo --rw=read --bs=1M --size=$(( BENCH_IMAGE_MIB / conns ))M \
+      --offset_increment=$(( BENCH_IMAGE_MIB / conns ))M ;;
+  *) bench_die "unknown test '$1'" ;;
+  esac
+  echo --numjobs="$conns" --iodepth="$depth" --group_reporting
+}
+
+# bench_describe_tests: header lines saying how fio runs.
+bench_describe_tests ()
+{
+  echo "fio:      ioengine=nbd (one connection per job), ${BENCH_RUNTIME}s per run after ${BENCH_RAMP}s ramp, $BENCH_ROUNDS rounds, servers interleaved"
+  echo "tests:    ${bench_tests[*]} (CxD: C connections x D requests in flight each)"
+}
+
+# fio_json OUT URI [FIO-ARGS...]: run fio with the nbd engine against
+# URI and write its JSON report to OUT.
 fio_json ()
 {
   local out=$1 uri=$2
@@ -293,39 +375,69 @@ fio_json ()
     bench_die "fio failed against $uri: $(cat "$out.stdout")"
 }
 
-# measure NAME TEST ROUND: run the standard job TEST against server NAME
-# for $BENCH_RUNTIME seconds and record IOPS, MiB/s and the server's CPU
-# time per request into $results.
+# measure NAME TEST ROUND: run TEST against server NAME for
+# $BENCH_RUNTIME seconds and record IOPS, MiB/s and the server's CPU time
+# per request into $results.
 measure ()
 {
   local name=$1 test=$2 round=$3
-  local out=$tmp/fio-$name-$test-$round.json t0 t1
+  local out=$tmp/fio-$name-$test-$round.json t0 t1 args
+  args=$(fio_job_args "$test") || exit 1
   t0=$(server_cpu_ticks "${srv_pidfile[$name]}")
-  # shellcheck disable=SC2086
-  fio_json "$out" "${srv_uri[$name]}" ${bench_job[$test]} \
+  # shellcheck disable=SC2086 # $args is a list of words
+  fio_json "$out" "${srv_uri[$name]}" $args \
     --time_based --runtime="$BENCH_RUNTIME" --ramp_time="$BENCH_RAMP"
-  sleep 0.2     # let nbd-server reap its per-client child
+  sleep 0.3     # let nbd-server reap its per-connection children
   t1=$(server_cpu_ticks "${srv_pidfile[$name]}")
   $PY "$bench_libdir/fioparse.py" "$out" \
     --config "${srv_label[$name]}" --test "$test" --round "$round" \
     --cpu-ticks $(( t1 - t0 )) --ramp "$BENCH_RAMP" >> "$results"
 }
 
-# run_rounds TESTS NAMES: for each round, every test against every
-# server, the order of the servers rotated each round.
+# run_rounds NAME...: for each round, every test against every server
+# NAME, the order of the servers rotated each round.
 run_rounds ()
 {
-  local tests=$1 names=($2) n r i k test
+  local names=("$@") n r i test
   n=${#names[@]}
   for (( r=1; r <= BENCH_ROUNDS; r++ )); do
     echo "round $r/$BENCH_ROUNDS (load $(cut -d' ' -f1 /proc/loadavg))" >&2
-    for test in $tests; do
+    for test in "${bench_tests[@]}"; do
       for (( i=0; i < n; i++ )); do
-        k=$(( (i + r - 1) % n ))
-        measure "${names[$k]}" "$test" "$r"
+        measure "${names[$(( (i + r - 1) % n ))]}" "$test" "$r"
       done
     done
   done
+}
+
+# print_tables PEER NAME... [-- TABLE.PY-ARGS...]: a throughput table and
+# a server-CPU table of the servers NAME, with ratios to the one labelled
+# PEER and a column saying how each handles one connection's requests.
+# TABLE.PY-ARGS (--goal ...) go to the throughput table.
+print_tables ()
+{
+  local peer=$1 models=() tput=() cpu=() test what
+  shift
+  while [ $# -gt 0 ] && [ "$1" != -- ]; do
+    models+=(--model "${srv_label[$1]}|${srv_model[$1]}")
+    shift
+  done
+  [ $# -eq 0 ] || shift
+  for test in "${bench_tests[@]}"; do
+    case $test in
+    rand4k-*) what=iops:IOPS ;;
+    *) what=mibs:MiB/s ;;
+    esac
+    tput+=(--col "$test:${what%%:*}:${test/-/ } ${what#*:}")
+    cpu+=(--col "$test:cpu_us_op:${test/-/ } us/op")
+  done
+  echo
+  $PY "$bench_libdir/table.py" "$results" --peer "$peer" "${models[@]}" \
+    "${tput[@]}" "$@"
+  echo
+  echo "server CPU time per request (user + system; lower is better):"
+  $PY "$bench_libdir/table.py" "$results" --peer "$peer" "${models[@]}" \
+    "${cpu[@]}"
 }
 
 # --- network namespaces ---------------------------------------------------------

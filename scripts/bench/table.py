@@ -9,7 +9,10 @@ median of the per-round ratios: the config and the peer ran next to
 each other in each round, so pairing them cancels slow drift of a
 shared machine.  "(lo-hi)" is the range of the per-round ratios, a
 measure of the noise.  --info TEST:METRIC:HEADING adds a median column
-without a ratio.
+without a ratio.  --model "CONFIG|TEXT" adds a column saying how CONFIG
+handles the requests of one connection ("serialized": one at a time;
+"parallel": several at once), so that no row is compared with another
+without that being visible.
 """
 
 import argparse
@@ -50,6 +53,9 @@ def main():
                     help="TEST:METRIC:HEADING, median and ratio")
     ap.add_argument("--info", action="append", default=[],
                     help="TEST:METRIC:HEADING, median only")
+    ap.add_argument("--model", action="append", default=[],
+                    help="CONFIG|TEXT: how CONFIG runs a connection's "
+                    "requests")
     ap.add_argument("--goal", action="append", default=[],
                     help="CONFIG|PEER|TEST|METRIC|>= or <=|LIMIT|TEXT: "
                     "check the median per-round ratio CONFIG/PEER")
@@ -59,11 +65,16 @@ def main():
     if args.peer not in configs:
         sys.exit("table.py: no results for the peer %r" % args.peer)
 
+    models = dict(m.split("|", 1) for m in args.model)
     cols = [(c, True) for c in args.col] + [(c, False) for c in args.info]
     header = ["config"]
     rows = []
     for config in configs:
         rows.append([config])
+    if models:
+        header.append("requests/conn")
+        for row, config in zip(rows, configs):
+            row.append(models.get(config, "?"))
     for spec, with_ratio in cols:
         test, metric, heading = spec.split(":", 2)
         header.append(heading)
@@ -86,17 +97,18 @@ def main():
 
     widths = [max(len(r[i]) for r in [header] + rows)
               for i in range(len(header))]
+    left = 2 if models else 1       # left-aligned text columns
+
     def line(cells):
-        out = [cells[0].ljust(widths[0])]
-        out += [c.rjust(w) for c, w in zip(cells[1:], widths[1:])]
-        return "  ".join(out)
+        out = [c.ljust(w) for c, w in zip(cells[:left], widths[:left])]
+        out += [c.rjust(w) for c, w in zip(cells[left:], widths[left:])]
+        return "  ".join(out).rstrip()
     print(line(header))
     for row in rows:
         print(line(row))
     rounds = {r for d in data.values() for r in d}
     print("(medians of %d rounds; ratio: to %s, the median of per-round"
-          " ratios; (lo-hi): their range; cpu us/op: server CPU per request,"
-          " lower is better)" % (len(rounds), args.peer))
+          " ratios; (lo-hi): their range)" % (len(rounds), args.peer))
 
     for goal in args.goal:
         config, peer, test, metric, op, limit, text = goal.split("|", 6)
