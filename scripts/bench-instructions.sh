@@ -26,7 +26,7 @@
 #
 # Environment: BENCH_N1 (default 2000) and BENCH_N2 (default 12000)
 # reads, BENCH_SANDBAG_ARGS, and those in scripts/bench/lib.sh.  Takes
-# about 3 minutes.
+# under a minute.
 
 set -e
 # shellcheck source=bench/lib.sh source-path=SCRIPTDIR

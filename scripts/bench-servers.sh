@@ -38,7 +38,7 @@
 # Environment: BENCH_ROUNDS (default 5), BENCH_RUNTIME (seconds per run,
 # default 3), BENCH_IMAGE_MIB (default 1024), BENCH_SANDBAG_ARGS (extra
 # plugin parameters), BENCH_SERVERS, and those in scripts/bench/lib.sh
-# (BENCH_CONNS, BENCH_THREADS...).  The default run takes about 11
+# (BENCH_CONNS, BENCH_THREADS...).  The default run takes about 12
 # minutes; on a busy machine use more rounds.
 
 set -e
