@@ -41,7 +41,7 @@ bench_build
 bench_header "bench-instructions: instructions per 4 KiB read, under callgrind"
 echo "reads:    $BENCH_N1 and $BENCH_N2 per configuration, one connection, one request at a time"
 echo "threads:  --threads=$BENCH_THREADS unless the configuration says otherwise"
-echo "versions: $(valgrind --version)"
+echo "callgrind: $(valgrind --version)"
 bench_make_image "$image" 256
 
 # Configurations, in table order: a label, the --threads to use, and the
