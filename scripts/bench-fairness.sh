@@ -81,7 +81,7 @@ sandbag|file) ;;
 *) bench_die "BENCH_BASE must be sandbag or file" ;;
 esac
 
-bench_build
+bench_build SANDBAG_PLUGIN RATETIER_FILTER
 
 # The cap in bits/s as nbdkit's rate filter parses it (binary suffixes).
 cap_bits=$($PY -c '

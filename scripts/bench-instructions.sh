@@ -37,7 +37,7 @@ BENCH_N2=${BENCH_N2:-12000}
 read -r -a sandbag_args <<< "${BENCH_SANDBAG_ARGS:-}"
 image=$tmp/image.raw
 
-bench_build
+bench_build SANDBAG_PLUGIN RATETIER_FILTER HEATMAP_FILTER
 bench_header "bench-instructions: instructions per 4 KiB read, under callgrind"
 echo "reads:    $BENCH_N1 and $BENCH_N2 per configuration, one connection, one request at a time"
 echo "threads:  --threads=$BENCH_THREADS unless the configuration says otherwise"

@@ -50,7 +50,7 @@ read -r -a sandbag_args <<< "${BENCH_SANDBAG_ARGS:-}"
 stacks=("$@")
 [ ${#stacks[@]} -gt 0 ] || stacks=(ratetier heatmap)
 
-bench_build
+bench_build SANDBAG_PLUGIN RATETIER_FILTER HEATMAP_FILTER
 image=$tmp/image.raw
 case $BENCH_BASE in
 sandbag)

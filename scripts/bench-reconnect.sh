@@ -29,6 +29,7 @@
 # (default 64), and those in scripts/bench/lib.sh.  About 3 minutes.
 
 set -e
+# shellcheck source=bench/lib.sh source-path=SCRIPTDIR
 source "$(dirname "$0")/bench/lib.sh"
 
 BENCH_ROUNDS=${BENCH_ROUNDS:-3}
@@ -38,18 +39,11 @@ BENCH_IMAGE_MIB=${BENCH_IMAGE_MIB:-64}
 RELAY_PLUGIN=$BENCH_BUILD/plugins/sandbag-relay/nbdkit-sandbag-relay-plugin.so
 PUBLISH=$BENCH_BUILD/tools/sandbag-publish/sandbag-publish
 
-if [ ! -f "$BENCH_BUILD/build.ninja" ]; then
-  meson setup "$BENCH_BUILD" "$bench_srcdir" -Dbuildtype=release \
-    > "$tmp/setup.log" 2>&1 || bench_die "meson setup failed"
-fi
-ninja -C "$BENCH_BUILD" > "$tmp/build.log" 2>&1 ||
-  bench_die "build failed: $(tail -20 "$tmp/build.log")"
+bench_build SANDBAG_PLUGIN RATETIER_FILTER HEATMAP_FILTER RELAY_PLUGIN PUBLISH
 ulimit -n "$(ulimit -Hn)"
 
 bench_header "reconnection after a server restart"
 echo "server:   public stack (limit, ratetier, rate 10G, heatmap), caps raised to $(( BENCH_STORM * 4 )); down ${BENCH_DOWN}s per restart"
-bench_describe_module "$SANDBAG_PLUGIN"
-bench_describe_module "$RELAY_PLUGIN"
 
 mkdir "$tmp/vol" "$tmp/relays"
 bench_make_image "$tmp/image" "$BENCH_IMAGE_MIB"

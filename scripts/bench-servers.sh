@@ -20,7 +20,8 @@
 # disturbs it less than throughput).  Each row says whether that server
 # runs the requests of one connection in parallel or serialized.
 #
-# Servers (BENCH_SERVERS, default all, in this order):
+# Servers (BENCH_SERVERS, default all, in this order; file, the peer, is
+# required):
 #   sandbag      nbdkit --threads=N nbdkit-sandbag-plugin.so file=IMAGE,
 #                its defaults (on nbdkit < 1.33.10 it serializes the
 #                requests of each connection, see its serialize=)
@@ -50,8 +51,12 @@ BENCH_RUNTIME=${BENCH_RUNTIME:-3}
 BENCH_IMAGE_MIB=${BENCH_IMAGE_MIB:-1024}
 BENCH_SERVERS=${BENCH_SERVERS:-sandbag sandbagpar file file2 fileserial nbdserver qemunbd}
 read -r -a sandbag_args <<< "${BENCH_SANDBAG_ARGS:-}"
+case " $BENCH_SERVERS " in
+*" file "*) ;;
+*) bench_die "BENCH_SERVERS must include file, the peer of the ratios" ;;
+esac
 
-bench_build
+bench_build SANDBAG_PLUGIN
 bench_header "bench-servers: sandbag vs nbdkit file, nbd-server, qemu-nbd"
 bench_describe_tests
 echo "threads:  --threads=$BENCH_THREADS for every nbdkit but fileserial, max_threads=$BENCH_THREADS for nbd-server"

@@ -38,8 +38,11 @@ BENCH_THREADS=${BENCH_THREADS:-16}
 BENCH_RAMP=${BENCH_RAMP:-1}
 PY=/usr/bin/python3
 
+# The modules, as built; bench_build points them at copies.
 SANDBAG_PLUGIN=$BENCH_BUILD/plugins/sandbag/nbdkit-sandbag-plugin.so
+# shellcheck disable=SC2034 # used by the scripts
 RATETIER_FILTER=$BENCH_BUILD/filters/ratetier/nbdkit-ratetier-filter.so
+# shellcheck disable=SC2034 # used by the scripts
 HEATMAP_FILTER=$BENCH_BUILD/filters/heatmap/nbdkit-heatmap-filter.so
 
 # --- scratch directory and cleanup ------------------------------------------
@@ -84,16 +87,18 @@ bench_die ()
 
 # --- build -----------------------------------------------------------------
 
-# bench_build: set up $BENCH_BUILD if needed, build the three modules, and
-# stop the benchmark if that fails: old binaries must never be measured
-# under a new revision's name.  The modules are then copied into the
-# scratch directory and loaded from there, so that a rebuild while the
-# benchmark runs cannot change what later rounds measure.  Sets
-# $bench_rev to the revision built, with "+uncommitted" and a hash of the
-# changes when the source tree differs from it.
+# bench_build VAR...: set up $BENCH_BUILD if needed, build the targets
+# whose paths in $BENCH_BUILD are in the variables VAR... (the header
+# needs SANDBAG_PLUGIN), and stop the benchmark if that fails: old
+# binaries must never be measured under a new revision's name.  The built files
+# are then copied into the scratch directory and the variables pointed
+# at the copies, so that a rebuild while the benchmark runs cannot change
+# what later rounds measure.  Sets $bench_rev to the revision built, with
+# "+uncommitted" and a hash of the changes when the source tree differs
+# from it.
 bench_build ()
 {
-  local src before after m
+  local src before after var targets=() vars=("$@")
   if [ ! -f "$BENCH_BUILD/build.ninja" ]; then
     meson setup "$BENCH_BUILD" "$bench_srcdir" -Dbuildtype=release \
       > "$tmp/setup.log" 2>&1 ||
@@ -103,11 +108,12 @@ bench_build ()
 print(json.load(open(sys.argv[1]))["directories"]["source"])' \
     "$BENCH_BUILD/meson-info/meson-info.json") ||
     bench_die "$BENCH_BUILD: no meson-info; is it a meson build directory?"
+  for var in "${vars[@]}"; do
+    targets+=("${!var#"$BENCH_BUILD"/}")
+  done
   before=$(bench_tree_state "$src") || exit 1
-  ninja -C "$BENCH_BUILD" -j "$(nproc)" \
-    "${SANDBAG_PLUGIN#"$BENCH_BUILD"/}" \
-    "${RATETIER_FILTER#"$BENCH_BUILD"/}" \
-    "${HEATMAP_FILTER#"$BENCH_BUILD"/}" > "$tmp/build.log" 2>&1 ||
+  ninja -C "$BENCH_BUILD" -j "$(nproc)" "${targets[@]}" \
+    > "$tmp/build.log" 2>&1 ||
     bench_die "the build failed, so nothing was measured:
 $(tail -30 "$tmp/build.log")"
   after=$(bench_tree_state "$src") || exit 1
@@ -117,10 +123,10 @@ $(tail -30 "$tmp/build.log")"
   bench_buildtype=$(meson introspect --buildoptions "$BENCH_BUILD" |
     $PY -c 'import json, sys
 print(next(o["value"] for o in json.load(sys.stdin) if o["name"] == "buildtype"))')
-  mkdir "$tmp/modules"
-  for m in SANDBAG_PLUGIN RATETIER_FILTER HEATMAP_FILTER; do
-    cp "${!m}" "$tmp/modules/"
-    printf -v "$m" '%s' "$tmp/modules/$(basename "${!m}")"
+  mkdir "$tmp/built"
+  for var in "${vars[@]}"; do
+    cp "${!var}" "$tmp/built/"
+    printf -v "$var" '%s' "$tmp/built/$(basename "${!var}")"
   done
 }
 
