@@ -60,10 +60,8 @@ while i + 1 < rounds or len(seen) < 3:
 print("versions seen:", len(seen), "in", i + 1, "connections")
 PY
 
-nbdkit -U "$tmp/sock" "$SANDBAG_PLUGIN" dir="$vol" default=vol \
-  -P "$tmp/pid" --exit-with-parent &
-for (( i = 0; i < 100 && ! -S "$tmp/sock"; i++ )); do sleep 0.1; done
-cleanup_fn kill_nbdkit "$tmp/pid"
+start_nbdkit "$tmp/pid" -U "$tmp/sock" "$SANDBAG_PLUGIN" dir="$vol" \
+  default=vol
 bash "$tmp/publisher.sh" "$vol" &
 publisher=$!
 cleanup_fn "touch '$tmp/stop'; wait $publisher"
