@@ -107,3 +107,18 @@ test ! -e "$vol/.vol@9.meta"
 ln -s plain "$vol/alias"
 expect 2 'is a link to "plain", not to a version of alias' \
   "$pub" publish "$vol" alias "$tmp/a"
+
+# prune --all: every NAME that links to a version of itself, and
+# nothing else (not the link to "plain", not unversioned images).
+expect 1 "prune --all needs DIR and no NAME" "$pub" prune --all "$vol" vol
+test "$("$pub" publish --no-prune --version=1 "$vol" other "$tmp/a")" = \
+  other@1
+test "$("$pub" publish --no-prune --version=2 "$vol" other "$tmp/b")" = \
+  other@2
+"$pub" prune --all --retention=0 "$vol" > "$tmp/pruned" 2> "$tmp/err"
+grep -F "removed other@1" "$tmp/pruned"
+test "$(grep -c '^removed' "$tmp/pruned")" -eq 1
+grep -F "vol@4 kept" "$tmp/err"
+test ! -e "$vol/other@1"
+for f in other@2 vol@5 moved@m plain; do test -f "$vol/$f"; done
+test "$(readlink "$vol/alias")" = plain

@@ -26,6 +26,7 @@ static const char usage_text[] =
   "usage: sandbag-publish publish [--version=V] [--move] [--retention=T]\n"
   "                               [--no-prune] DIR NAME IMAGE\n"
   "       sandbag-publish prune [--retention=T] DIR NAME...\n"
+  "       sandbag-publish prune [--retention=T] --all DIR\n"
   "       sandbag-publish list [--retention=T] DIR NAME...\n";
 
 static int
@@ -44,7 +45,7 @@ failure (GError *err)
 
 /* Options shared by the commands. */
 static char *opt_version;
-static gboolean opt_move, opt_no_prune;
+static gboolean opt_move, opt_no_prune, opt_all;
 static char *opt_retention;
 
 static const GOptionEntry publish_options[] = {
@@ -61,6 +62,15 @@ static const GOptionEntry publish_options[] = {
 };
 
 static const GOptionEntry prune_options[] = {
+  { "retention", 0, 0, G_OPTION_ARG_STRING, &opt_retention,
+    "How long superseded versions stay servable (default " DEFAULT_RETENTION
+    ")", "T" },
+  { "all", 0, 0, G_OPTION_ARG_NONE, &opt_all,
+    "Prune every NAME in DIR that links to a version", NULL },
+  { NULL },
+};
+
+static const GOptionEntry list_options[] = {
   { "retention", 0, 0, G_OPTION_ARG_STRING, &opt_retention,
     "How long superseded versions stay servable (default " DEFAULT_RETENTION
     ")", "T" },
@@ -154,27 +164,56 @@ cmd_publish (int argc, char **argv)
   return 0;
 }
 
+/* Prune each of NAMES (NR of them) in DIR. */
+static int
+prune_names (const char *dir, int dirfd, char **names, guint nr,
+             uint64_t retention)
+{
+  g_autoptr (GError) err = NULL;
+  guint i;
+  int r;
+
+  for (i = 0, r = 0; i < nr && r != -1; i++)
+    r = versions_prune (dirfd, dir, names[i], time (NULL), retention,
+                        stdout, &err);
+  return r == -1 ? failure (err) : 0;
+}
+
+/* prune --all: every NAME that links to a version, as the timer that
+ * prunes a whole served directory needs. */
+static int
+prune_all (const char *dir, int dirfd, uint64_t retention)
+{
+  g_autoptr (GError) err = NULL;
+  g_autoptr (GPtrArray) names = versions_names (dirfd, &err);
+
+  if (names == NULL)
+    return failure (err);
+  return prune_names (dir, dirfd, (char **) names->pdata, names->len,
+                      retention);
+}
+
 static int
 cmd_prune (int argc, char **argv)
 {
-  g_autoptr (GError) err = NULL;
   uint64_t retention;
-  int i, r, dirfd;
+  int r, dirfd;
 
   if ((r = parse_options ("prune DIR NAME...", prune_options,
                           &argc, &argv)) != 0 ||
       (r = retention_seconds (&retention)) != 0)
     return r;
-  if (argc < 3)
+  if (opt_all && argc != 2)
+    return usage_error ("prune --all needs DIR and no NAME");
+  if (!opt_all && argc < 3)
     return usage_error ("prune needs DIR and at least one NAME");
   dirfd = open_dir (argv[1]);
   if (dirfd == -1)
     return 2;
-  for (i = 2, r = 0; i < argc && r != -1; i++)
-    r = versions_prune (dirfd, argv[1], argv[i], time (NULL), retention,
-                        stdout, &err);
+  r = opt_all ? prune_all (argv[1], dirfd, retention)
+    : prune_names (argv[1], dirfd, argv + 2, argc - 2, retention);
   close (dirfd);
-  return r == -1 ? failure (err) : 0;
+  return r;
 }
 
 /* One line per version: VERSION STATE SIZE PUBLISHED SHA256 */
@@ -217,7 +256,7 @@ cmd_list (int argc, char **argv)
   uint64_t retention;
   int i, r, dirfd;
 
-  if ((r = parse_options ("list DIR NAME...", prune_options,
+  if ((r = parse_options ("list DIR NAME...", list_options,
                           &argc, &argv)) != 0 ||
       (r = retention_seconds (&retention)) != 0)
     return r;

@@ -10,6 +10,7 @@
 
 #include <glib.h>
 
+#include "exportname.h"
 #include "full-io.h"
 #include "version.h"
 #include "versions.h"
@@ -123,6 +124,23 @@ mark_superseded (GPtrArray *list)
   }
 }
 
+/* A stream over the entries of DIRFD (which stays open), or NULL and
+ * *ERR. */
+static DIR *
+dir_stream (int dirfd, GError **err)
+{
+  int fd = openat (dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  DIR *dir = fd >= 0 ? fdopendir (fd) : NULL;
+
+  if (dir == NULL) {
+    g_set_error (err, G_FILE_ERROR, g_file_error_from_errno (errno),
+                 "cannot read the directory: %s", g_strerror (errno));
+    if (fd >= 0)
+      close (fd);
+  }
+  return dir;
+}
+
 GPtrArray *
 versions_scan (int dirfd, const char *name, char **current, GError **err)
 {
@@ -133,7 +151,6 @@ versions_scan (int dirfd, const char *name, char **current, GError **err)
   struct dirent *d;
   ssize_t r;
   DIR *dir;
-  int fd;
 
   *current = NULL;
   r = readlinkat (dirfd, name, link, sizeof link - 1);
@@ -143,15 +160,9 @@ versions_scan (int dirfd, const char *name, char **current, GError **err)
       *current = g_strdup (link + strlen (name) + 1);
   }
 
-  fd = openat (dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  dir = fd >= 0 ? fdopendir (fd) : NULL;
-  if (dir == NULL) {
-    g_set_error (err, G_FILE_ERROR, g_file_error_from_errno (errno),
-                 "cannot read the directory: %s", g_strerror (errno));
-    if (fd >= 0)
-      close (fd);
+  dir = dir_stream (dirfd, err);
+  if (dir == NULL)
     return NULL;
-  }
   while ((d = readdir (dir)) != NULL) {
     bool is_meta;
     const char *v = version_of (d->d_name, name, buf, sizeof buf, &is_meta);
@@ -187,6 +198,43 @@ versions_scan (int dirfd, const char *name, char **current, GError **err)
   g_ptr_array_sort (list, by_published);
   mark_superseded (list);
   return list;
+}
+
+static gint
+by_string (gconstpointer a, gconstpointer b)
+{
+  return strcmp (*(const char *const *) a, *(const char *const *) b);
+}
+
+GPtrArray *
+versions_names (int dirfd, GError **err)
+{
+  char target[VERSION_NAME_MAX + 1];
+  GPtrArray *names;
+  struct dirent *d;
+  DIR *dir;
+
+  dir = dir_stream (dirfd, err);
+  if (dir == NULL)
+    return NULL;
+  names = g_ptr_array_new_with_free_func (g_free);
+  while ((d = readdir (dir)) != NULL) {
+    ssize_t r;
+
+    if (d->d_type != DT_LNK && d->d_type != DT_UNKNOWN)
+      continue;
+    if (!exportname_check (d->d_name, NULL))
+      continue;
+    r = readlinkat (dirfd, d->d_name, target, sizeof target - 1);
+    if (r <= 0)
+      continue;
+    target[r] = '\0';
+    if (version_is_link_of (d->d_name, target))
+      g_ptr_array_add (names, g_strdup (d->d_name));
+  }
+  closedir (dir);
+  g_ptr_array_sort (names, by_string);
+  return names;
 }
 
 bool

@@ -43,6 +43,12 @@ struct version_entry {
 extern GPtrArray *versions_scan (int dirfd, const char *name,
                                  char **current, GError **err);
 
+/* The names in DIRFD that have a current version: every entry NAME
+ * (a valid export name) that is a symbolic link to NAME@VERSION, as a
+ * sorted GPtrArray of strings; NULL and *ERR if the directory cannot
+ * be read.  (prune --all prunes these.) */
+extern GPtrArray *versions_names (int dirfd, GError **err);
+
 /* Whether E may be removed at NOW (seconds since the epoch) with
  * RETENTION_S seconds of retention. */
 extern bool version_expired (const struct version_entry *e, int64_t now,
