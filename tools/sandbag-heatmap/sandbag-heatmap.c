@@ -6,12 +6,13 @@
  *   sandbag-heatmap csv FILE
  *   sandbag-heatmap render -o OUT.png FILE
  *   sandbag-heatmap merge -o OUT FILE1 FILE2 ...
+ *   sandbag-heatmap metrics -o OUT.prom [--include FILE]... [MAP|DIR]...
  *
  * Every input is read whole and validated with the same code the filter
- * uses (heatmap-format.h), so a live map can be read while nbdkit updates it
+ * uses (map-load.h), so a live map can be read while nbdkit updates it
  * (each field is read as one 64-bit value; fields of one record may be a
- * few reads apart).  Exit codes are the EXIT_* values below, documented
- * in sandbag-heatmap(1).
+ * few reads apart).  Exit codes are the EXIT_* values of map-load.h,
+ * documented in sandbag-heatmap(1).  metrics is in metrics.c.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -27,37 +28,11 @@
 #include "atomic-file.h"
 #include "heatmap-file.h"
 #include "heatmap-format.h"
+#include "map-load.h"
+#include "metrics.h"
 #include "render.h"
 
-enum {
-  EXIT_OK = 0,
-  EXIT_USAGE = 1,               /* bad command line */
-  EXIT_IO = 2,                  /* cannot read an input or write output */
-  EXIT_INVALID = 3,             /* an input is not a valid heat map */
-  EXIT_MISMATCH = 4,            /* merge: maps of different versions */
-};
-
-/* Largest map the tool reads: 64 GiB of records, a 2 PiB image in
- * 1 MiB heat blocks. */
-#define MAX_MAP_LEN (UINT64_C(64) << 30)
-
-static const char *progname = "sandbag-heatmap";
-
-/* A map read whole into memory: a private copy, so merge may add into
- * its records. */
-typedef struct map {
-  const char *path;
-  uint8_t *buf;
-  struct hm_header h;
-  struct hm_record *recs;       /* buf + HM_HEADER_SIZE */
-} Map;
-
-static void
-map_clear (struct map *m)
-{
-  g_free (m->buf);
-}
-G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (Map, map_clear)
+static const char *progname = HM_PROGNAME;
 
 static void
 usage (FILE *fp)
@@ -68,9 +43,11 @@ usage (FILE *fp)
            "       %s csv FILE\n"
            "       %s render -o OUT.png FILE\n"
            "       %s merge -o OUT FILE1 FILE2 ...\n"
+           "       %s metrics -o OUT.prom [--include FILE]... "
+           "[MAP|DIR]...\n"
            "Read heat maps written by nbdkit-heatmap-filter; see "
            "sandbag-heatmap(1).\n",
-           progname, progname, progname, progname, progname);
+           progname, progname, progname, progname, progname, progname);
 }
 
 static int
@@ -79,32 +56,6 @@ usage_error (const char *msg)
   fprintf (stderr, "%s: %s\n", progname, msg);
   usage (stderr);
   return EXIT_USAGE;
-}
-
-/* Load and validate PATH into *M.  Returns EXIT_OK or an exit code
- * (after printing why). */
-static int
-load (const char *path, struct map *m)
-{
-  g_autoptr (GError) err = NULL;
-  char why[256];
-  size_t len;
-  enum hm_status s;
-
-  memset (m, 0, sizeof *m);
-  m->path = path;
-  if (file_read_bounded (path, MAX_MAP_LEN, &m->buf, &len, &err) == -1) {
-    fprintf (stderr, "%s: %s\n", progname, err->message);
-    return EXIT_IO;
-  }
-  s = hm_validate (m->buf, len, &m->h, why, sizeof why);
-  if (s != HM_OK) {
-    fprintf (stderr, "%s: %s: not a valid heat map (%s): %s\n",
-             progname, path, hm_status_name (s), why);
-    return EXIT_INVALID;
-  }
-  m->recs = (struct hm_record *) (m->buf + HM_HEADER_SIZE);
-  return EXIT_OK;
 }
 
 /* Time as "YYYY-MM-DDTHH:MM:SSZ", or "never" for 0. */
@@ -120,12 +71,6 @@ iso_time (uint64_t us, char buf[32])
       strftime (buf, 32, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
     return "?";
   return buf;
-}
-
-static uint64_t
-heat_block_size (const struct map *m)
-{
-  return UINT64_C(1) << m->h.heat_block_shift;
 }
 
 /* Byte range of heat blocks [B, B+N) as "START-END (SIZE)". */
@@ -229,7 +174,7 @@ cmd_summary (int argc, char **argv)
 
   if (argc != 2)
     return usage_error ("summary takes one FILE");
-  if ((r = load (argv[1], &m)) != EXIT_OK)
+  if ((r = map_load (argv[1], &m)) != EXIT_OK)
     return r;
   summarize_map (&m);
   summarize_reads (&m);
@@ -249,7 +194,7 @@ cmd_top (int argc, char **argv)
     return usage_error ("top takes N and FILE");
   if (!g_ascii_string_to_unsigned (argv[1], 10, 1, G_MAXUINT32, &n, NULL))
     return usage_error ("top: N must be a positive number");
-  if ((r = load (argv[2], &m)) != EXIT_OK)
+  if ((r = map_load (argv[2], &m)) != EXIT_OK)
     return r;
 
   ranges = hm_ranges (m.recs, m.h.nr_heat_blocks);
@@ -298,7 +243,7 @@ cmd_csv (int argc, char **argv)
 
   if (argc != 2)
     return usage_error ("csv takes one FILE");
-  if ((r = load (argv[1], &m)) != EXIT_OK)
+  if ((r = map_load (argv[1], &m)) != EXIT_OK)
     return r;
 
   printf ("offset,count,first,last,bytes\n");
@@ -339,7 +284,7 @@ cmd_render (int argc, char **argv)
 
   if (out == NULL || argc != 4)
     return usage_error ("render takes -o OUT.png and one FILE");
-  if ((r = load (argv[3], &m)) != EXIT_OK)
+  if ((r = map_load (argv[3], &m)) != EXIT_OK)
     return r;
 
   base = g_path_get_basename (m.path);
@@ -391,7 +336,7 @@ merge_one (const char *path, struct map *sum)
   g_auto (Map) m = { 0 };
   int r;
 
-  if ((r = load (path, &m)) != EXIT_OK ||
+  if ((r = map_load (path, &m)) != EXIT_OK ||
       (r = check_mergeable (sum, &m)) != EXIT_OK)
     return r;
   sum->h.created_us = MIN (sum->h.created_us, m.h.created_us);
@@ -411,7 +356,7 @@ cmd_merge (int argc, char **argv)
 
   if (out == NULL || argc < 5)
     return usage_error ("merge takes -o OUT and at least two FILEs");
-  r = load (argv[3], &sum);
+  r = map_load (argv[3], &sum);
   for (i = 4; i < argc && r == EXIT_OK; i++)
     r = merge_one (argv[i], &sum);
   if (r == EXIT_OK && hm_file_create (out, &sum.h, sum.recs, &err) == -1) {
@@ -430,6 +375,7 @@ main (int argc, char *argv[])
   } cmds[] = {
     { "summary", cmd_summary }, { "top", cmd_top }, { "csv", cmd_csv },
     { "render", cmd_render }, { "merge", cmd_merge },
+    { "metrics", hm_cmd_metrics },
   };
   size_t i;
 
