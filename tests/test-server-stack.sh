@@ -183,7 +183,7 @@ EOF
 # The server wrote what it was started with, for the metrics, and the
 # stack's own files.
 grep -x 'sandbag_server_connection_limit 12' "$tmp/state/sandbag-server.prom"
-grep -x 'sandbag_server_rate_bits_per_second 1073741824' \
+grep -x 'sandbag_server_rate_bytes_per_second 134217728' \
   "$tmp/state/sandbag-server.prom"
 grep -q '^ratetier_admitted_total' "$tmp/state/ratetier.prom"
 test -f "$tmp/state/ratetier.state"
