@@ -23,6 +23,11 @@ packages=(
   qemu-system-x86 busybox-static cryptsetup-bin kmod cpio
   # sandbag-heatmap render frees fontconfig's caches at exit
   libfontconfig-dev
+  # the Debian packages and the package stage of scripts/test.sh
+  dpkg-dev debhelper lintian debootstrap
+  # deploy/: systemd-analyze for the units, nft for the firewall, rsync
+  # for the mirror recipe
+  systemd nftables rsync
 )
 
 missing=()
