@@ -2,7 +2,7 @@
 # Run sandbag's whole test suite: install what it needs, build with
 # -Werror, run every test, and end with the line "N passed, N failed".
 #
-# Stages (SANDBAG_STAGES, default all four, in this order):
+# Stages (SANDBAG_STAGES, default all five, in this order):
 #   plain     build-test: every test, modules built as shipped.
 #   asan      build-asan: gcc with AddressSanitizer + UndefinedBehavior-
 #             Sanitizer; every test again, nbdkit (not instrumented itself)
@@ -15,13 +15,19 @@
 #   fuzz      build-fuzz: clang libFuzzer harnesses (tests/fuzz); replay
 #             the seed corpora and regression cases, then fuzz each target
 #             for SANDBAG_FUZZ_SECONDS.  A crash counts as one failure.
+#   package   build-package: the Debian packages built, checked with
+#             lintian, installed into a clean Debian 12 root (debootstrap,
+#             cached in build-package) and used there; one verdict per
+#             step (tests/package/run-package-test.sh).  Needs Debian's
+#             archive.
 #
 # Every test is a core test: a test that skips counts as failed unless
 # SANDBAG_ALLOW_SKIP=1 is set (never in CI).
 #
 # Environment:
 #   BUILDDIR               plain build directory (default: build-test)
-#   SANDBAG_STAGES         stages to run (default "plain asan valgrind fuzz")
+#   SANDBAG_STAGES         stages to run (default "plain asan valgrind fuzz
+#                          package")
 #   SANDBAG_ALLOW_SKIP     1 to report skips instead of failing them
 #   SANDBAG_TEST_JOBS      tests run at once (default 2)
 #   SANDBAG_FUZZ_SECONDS   fuzzing time per target (default 30)
@@ -34,7 +40,7 @@ top=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 # nbdsh and the tests' Python must be Debian's, which has the nbd module.
 export PATH=/usr/sbin:/usr/bin:/sbin:/bin:$PATH
 
-stages=${SANDBAG_STAGES:-plain asan valgrind fuzz}
+stages=${SANDBAG_STAGES:-plain asan valgrind fuzz package}
 jobs=${SANDBAG_TEST_JOBS:-2}
 allow_skip=${SANDBAG_ALLOW_SKIP:-0}
 
@@ -229,9 +235,18 @@ stage_fuzz ()
   "$top/tests/fuzz/run-fuzzers.sh" "$builddir" "$seconds" >> "$results" || true
 }
 
+# --- package ---------------------------------------------------------------
+stage_package ()
+{
+  local start=$SECONDS
+  "$top/tests/package/run-package-test.sh" "$top/build-package" \
+    >> "$results" || true
+  echo "package stage: $((SECONDS - start)) s"
+}
+
 for stage in $stages; do
   case "$stage" in
-    plain|asan|valgrind|fuzz)
+    plain|asan|valgrind|fuzz|package)
       echo "=== stage $stage ==="
       "stage_$stage" ;;
     *)
