@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# sandbag-server: the public stack as sandbag.service runs it.  Wrong
+# sandbag-server: the public stack as sandbag.service runs it, and as
+# scripts/public-stack.sh hands it to serve.sh and the VM tests.  Wrong
 # settings and limits that cannot hold the connection caps are refused
 # with a message naming what to change (exit 78, which the unit does not
 # restart on).  Under socket activation, as systemd starts it, it
@@ -21,6 +22,26 @@ head -c $((8 << 20)) /dev/urandom > "$tmp/img"
 export SANDBAG_IMAGES=$tmp/vol SANDBAG_STATE_DIR=$tmp/state
 
 "$server" --help | grep -F "SANDBAG_LIMIT"
+
+# --print-args: the stack's arguments, each ended by a NUL, and nothing
+# written; scripts/public-stack.sh (serve.sh, the VM tests) gives the same.
+SANDBAG_STATE_DIR=$tmp/nothing SANDBAG_LIMIT=64 "$server" --print-args |
+  tr '\0' '\n' > "$tmp/args"
+cat "$tmp/args"
+test "$(head -4 "$tmp/args" | tr '\n' ' ')" = \
+  "--filter=limit --filter=$RATETIER_FILTER --filter=rate --filter=$HEATMAP_FILTER "
+grep -Fx "dir=$tmp/vol" "$tmp/args"
+grep -Fx "limit=64" "$tmp/args"
+grep -Fx "heatmap-dir=$tmp/nothing/heatmaps" "$tmp/args"
+test ! -e "$tmp/nothing"
+(
+  source "$abs_top_srcdir/scripts/public-stack.sh"
+  public_stack=()
+  SANDBAG_LIMIT=64 public_stack_args "$abs_top_builddir" "$tmp/nothing" 1G \
+    "dir=$tmp/vol"
+  printf '%s\n' "${public_stack[@]}" > "$tmp/args2"
+)
+cmp "$tmp/args" "$tmp/args2"
 
 # refused STATUS MESSAGE [VAR=VALUE...]: sandbag-server with these
 # settings exits with STATUS and says MESSAGE, and starts nothing.
