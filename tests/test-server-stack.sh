@@ -118,12 +118,21 @@ def start_server(log):
             os.dup2(lsock.fileno(), 3)
         env = dict(os.environ, LISTEN_FDS="1", LISTEN_PID=str(os.getpid()))
         os.execve(server, [server], env)
+    running.add(pid)
     return pid
 
+running = set()
+
 def stop_server(pid):
+    """SIGTERM, and nbdkit exits cleanly: with status 0, or under the
+    sanitizer stage with LeakSanitizer's abort for nbdkit's own
+    leftovers, which scripts/test.sh judges from the reports."""
+    running.discard(pid)
     os.kill(pid, signal.SIGTERM)
     _, status = os.waitpid(pid, 0)
-    assert os.waitstatus_to_exitcode(status) == 0, status
+    code = os.waitstatus_to_exitcode(status)
+    assert code == 0 or (code == -signal.SIGABRT and
+                         os.environ.get("SANDBAG_WRAP")), code
 
 pid = start_server(f"{tmp}/server1.log")
 
@@ -197,8 +206,9 @@ try:
     assert "\nreconnects 0\n" not in status, "the relay never reconnected"
 finally:
     relay.terminate()
-    relay.wait()
-    stop_server(pid)
+    relay.wait(30)
+    for p in list(running):
+        stop_server(p)
 EOF
 
 # The server wrote what it was started with, for the metrics, and the
