@@ -25,7 +25,7 @@ packages=(
   libfontconfig-dev
   # the Debian packages and the package stage of scripts/test.sh
   dpkg-dev debhelper lintian debootstrap
-  # deploy/: systemd-analyze for the units, nft for the firewall, rsync
+  # tools/sandbag-server/: systemd-analyze for the units, nft for the firewall, rsync
   # for the mirror recipe
   systemd nftables rsync
 )

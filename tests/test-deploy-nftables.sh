@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# deploy/nftables/sandbag.nft, loaded as shipped in a private network
+# tools/sandbag-server/nftables/sandbag.nft, loaded as shipped in a private network
 # namespace: connections over the cap of one prefix (IPv4 /32 and /24,
 # IPv6 /64, /56 and /48) are refused by the kernel, and nbdkit never
 # accepts them, while a client of another prefix connects and reads;
@@ -14,7 +14,7 @@ requires unshare --net true
 requires ip -V
 requires nbdsh --version
 
-ruleset=$abs_top_srcdir/deploy/nftables/sandbag.nft
+ruleset=$abs_top_srcdir/tools/sandbag-server/nftables/sandbag.nft
 head -c $((1 << 20)) /dev/urandom > "$tmp/disk"
 export tmp ruleset
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# deploy/systemd: the units pass "systemd-analyze verify" without a
+# tools/sandbag-server/systemd: the units pass "systemd-analyze verify" without a
 # word, "systemd-analyze security" rates every service OK or better,
 # and sandbag.service's MemoryMax, TasksMax and LimitNOFILE hold the
 # connection caps of the shipped /etc/default/sandbag, with which the
@@ -10,8 +10,8 @@ set -e -x
 
 requires systemd-analyze --version
 
-units=$abs_top_srcdir/deploy/systemd
-defaults=$abs_top_srcdir/deploy/default/sandbag
+units=$abs_top_srcdir/tools/sandbag-server/systemd
+defaults=$abs_top_srcdir/tools/sandbag-server/default/sandbag
 server=$abs_top_srcdir/tools/sandbag-server/sandbag-server
 
 # The units name their programs at installed paths; here the programs
