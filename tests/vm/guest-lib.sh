@@ -41,3 +41,88 @@ check_manifest ()
   diff -u "$2" /tmp/manifest.out
   echo "manifest: $(wc -l < "$2") entries match"
 }
+
+# --- sandbag-attach (tests that boot with the client layer) -------------
+
+# attach_debug: relays started from now on log verbosely to
+# /tmp/relay.log, whose end is printed if the script fails.
+attach_debug ()
+{
+  export SANDBAG_ATTACH_RELAY_LOG=/tmp/relay.log
+  trap 'status=$?; set +x
+        if [ $status != 0 ] && [ -f /tmp/relay.log ]; then
+          echo "--- the last lines of /tmp/relay.log:"; tail -n 150 /tmp/relay.log
+        fi' EXIT
+}
+
+# attach_status MOUNTPOINT KEY: the value of KEY in sandbag-attach's
+# status of that mount.
+attach_status ()
+{
+  sandbag-attach status "$1" | sed -n "s/^$2 //p"
+}
+
+# reader_start DIR MANIFEST: in the background, check DIR against
+# MANIFEST over and over, with the page cache dropped before each pass,
+# until reader_stop; reader_pause and reader_resume hold it between two
+# passes.  A pass that finds a difference, or any read error, ends the
+# reader with the difference: reader_wait and reader_stop then fail.
+reader_start ()
+{
+  rm -f /tmp/reader.stop /tmp/reader.pause /tmp/reader.paused
+  : > /tmp/reader.passes
+  (
+    set +x
+    while [ ! -e /tmp/reader.stop ]; do
+      if [ -e /tmp/reader.pause ]; then
+        touch /tmp/reader.paused
+        sleep 0.2
+        continue
+      fi
+      echo 3 > /proc/sys/vm/drop_caches
+      sh /lib/sandbag-vm/manifest.sh "$1" > /tmp/reader.out 2>&1
+      if ! diff -u "$2" /tmp/reader.out; then
+        echo "reader: pass $(( $(wc -l < /tmp/reader.passes) + 1 )) failed"
+        exit 1
+      fi
+      echo "pass at $(cut -d' ' -f1 /proc/uptime)" >> /tmp/reader.passes
+    done
+  ) &
+  reader_pid=$!
+}
+
+# reader_wait N: wait until the reader has finished N more passes.
+reader_wait ()
+{
+  local until=$(( $(wc -l < /tmp/reader.passes) + $1 ))
+  while [ "$(wc -l < /tmp/reader.passes)" -lt $until ]; do
+    if ! kill -0 $reader_pid 2>/dev/null; then
+      wait $reader_pid
+      return 1
+    fi
+    sleep 0.2
+  done
+}
+
+reader_pause ()
+{
+  touch /tmp/reader.pause
+  while [ ! -e /tmp/reader.paused ]; do
+    kill -0 $reader_pid
+    sleep 0.2
+  done
+}
+
+reader_resume ()
+{
+  rm -f /tmp/reader.pause /tmp/reader.paused
+}
+
+# reader_stop: stop the reader after its current pass; fails if any
+# pass failed.  Prints how many passed.
+reader_stop ()
+{
+  touch /tmp/reader.stop
+  wait $reader_pid
+  echo "reader: $(wc -l < /tmp/reader.passes) passes, every file right"
+}

@@ -47,6 +47,10 @@ VM_APPEND=
 VM_EXPECT=()
 VM_SEND=()
 
+# Archives the guest's initramfs gets before the run's own files
+# (vm_require_client adds the client layer).
+VM_LAYERS=()
+
 vm_require ()
 {
   requires_root
@@ -56,6 +60,19 @@ vm_require ()
     echo "$0: no guest in $vm_dir (meson builds it: ninja tests/vm/initrd.img)" >&2
     exit 1
   fi
+}
+
+# vm_require_client: vm_require, and boot with the client layer
+# (build-guest.sh --client: sandbag-attach, its relay, nbdkit,
+# util-linux's mount tools) as an installed sandbag would have them.
+vm_require_client ()
+{
+  vm_require
+  if [ ! -f "$vm_dir/client.cpio" ]; then
+    echo "$0: no client layer in $vm_dir (meson builds it: ninja tests/vm/client.cpio)" >&2
+    exit 1
+  fi
+  VM_LAYERS+=("$vm_dir/client.cpio")
 }
 
 # vm_set NAME VALUE: a shell variable for the guest's test script.
@@ -88,34 +105,44 @@ free_port ()
 # recommended public stack (scripts/public-stack.sh, what scripts/serve.sh
 # runs) in the background on PORT, in VM_SERVER_NS if set, with its
 # state, status and heat maps in STATEDIR, the filters of
-# VM_SERVE_FILTERS above it and PARAMS after it; stopped when the test
-# exits.  vm_server_restart PIDFILE starts it again the same way.
+# VM_SERVE_FILTERS above it and PARAMS after it (a KEY=VALUE of PARAMS
+# replaces the stack's own KEY=, as ratetier-idle-timeout=3 does);
+# stopped when the test exits.  vm_server_restart PIDFILE restarts it;
+# vm_server_start PIDFILE starts it again (after a kill -9) the same way.
 declare -A vm_server_cmd=()
 vm_serve ()
 {
-  local pidfile=$1 port=$2 statedir=$3 source_arg=$4
+  local pidfile=$1 port=$2 statedir=$3 source_arg=$4 param arg
   shift 4
-  local -a public_stack cmd
+  local -a public_stack stack cmd
   # shellcheck source=../../scripts/public-stack.sh
   source "$abs_top_srcdir/scripts/public-stack.sh"
   public_stack_args "$abs_top_builddir" "$statedir" "$VM_RATE" "$source_arg"
+  for arg in "${public_stack[@]}"; do
+    for param in "$@"; do
+      [[ $param == *=* && $arg == "${param%%=*}="* ]] && continue 2
+    done
+    stack+=("$arg")
+  done
   mkdir -p "$statedir/heatmaps"
   cmd=(nbdkit -P "$pidfile" -i "$VM_SERVER_LISTEN" -p "$port"
-       "${VM_SERVE_FILTERS[@]}" "${public_stack[@]}" "$@")
+       "${VM_SERVE_FILTERS[@]}" "${stack[@]}" "$@")
   [ -z "$VM_SERVER_NS" ] || cmd=(ip netns exec "$VM_SERVER_NS" "${cmd[@]}")
   vm_server_cmd[$pidfile]=$(printf '%q ' "${cmd[@]}")
-  _vm_start_server "$pidfile"
+  vm_server_start "$pidfile"
   cleanup_fn kill_nbdkit "$pidfile"
 }
 
-_vm_start_server ()
+vm_server_start ()
 {
   local pidfile=$1 i
   rm -f "$pidfile"
   eval "${vm_server_cmd[$pidfile]}"
-  for (( i=0; i < 100; i++ )); do
+  # (nbdkit writes its pid file once it listens: look often, so that
+  # the guest hears of it at once.)
+  for (( i=0; i < 500; i++ )); do
     [ -s "$pidfile" ] && break
-    sleep 0.1
+    sleep 0.02
   done
   if [ ! -s "$pidfile" ]; then
     echo "$0: the server did not start: ${vm_server_cmd[$pidfile]}" >&2
@@ -128,7 +155,22 @@ _vm_start_server ()
 vm_server_restart ()
 {
   kill_nbdkit "$1"
-  _vm_start_server "$1"
+  vm_server_start "$1"
+}
+
+# vm_server_kill PIDFILE: kill a server vm_serve started as a crash
+# would (SIGKILL), and wait until it is gone.
+vm_server_kill ()
+{
+  local pid i
+  pid=$(cat "$1")
+  kill -9 "$pid"
+  for (( i=0; i < 100; i++ )); do
+    kill -0 "$pid" 2>/dev/null || return 0
+    sleep 0.05
+  done
+  echo "$0: server $pid outlived SIGKILL" >&2
+  return 1
 }
 
 # vm_netns_setup N: a server namespace and N client namespaces joined by
@@ -237,7 +279,7 @@ vm_run ()
   # unpacks concatenated cpio archives one over the other.
   (cd "$vm_stage" && find vm | LC_ALL=C sort |
      cpio --quiet -o -H newc -R 0:0) > "$tmp/$name.cpio"
-  cat "$vm_dir/initrd.img" "$tmp/$name.cpio" > "$tmp/$name.initrd"
+  cat "$vm_dir/initrd.img" "${VM_LAYERS[@]}" "$tmp/$name.cpio" > "$tmp/$name.initrd"
 
   rm -f "$tmp/$name".{console,ctl.in,ctl.out,con.in,con.out}
   mkfifo "$tmp/$name".{ctl.in,ctl.out,con.in,con.out}
