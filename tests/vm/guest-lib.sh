@@ -23,14 +23,18 @@ nbd_attach ()
 
 # host_request WORDS...: ask the host-side test to do something (restart
 # a server, kill one...) and wait until it is done.  The host answers
-# "done STATUS"; returns that status.
+# "done STATUS [WORDS]", printed as "host: done STATUS [WORDS]";
+# returns whether STATUS is 0.
 host_request ()
 {
   local reply
   echo "sandbag-vm-request $*" >&3
   read -r reply <&3
   echo "host: $reply"
-  [ "$reply" = "done 0" ]
+  case $reply in
+    "done 0"|"done 0 "*) return 0 ;;
+  esac
+  return 1
 }
 
 # check_manifest DIR MANIFEST: compare the tree at DIR with a manifest

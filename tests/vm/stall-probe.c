@@ -3,7 +3,7 @@
  * in the VM harness's guest).
  *
  *   stall-probe make FILE MIB SEED    write a pattern file of MIB MiB
- *   stall-probe run FILE SEED MS      read it until SIGTERM; summary
+ *   stall-probe run FILE SEED MS MARK read it until SIGTERM; summary
  *   stall-probe now                   the boot-time clock, in ms
  *
  * The pattern: the 8-byte little-endian word at every offset O (a
@@ -13,16 +13,19 @@
  *
  * run reads one 4 KiB block at a random place every MS milliseconds
  * (the next read at once when one took longer), past the page cache:
- * POSIX_FADV_RANDOM turns readahead off and POSIX_FADV_DONTNEED drops
- * the block after each read, so every read is one request to the block
- * device.  A failed read is counted and tried again at the next tick.
- * SIGUSR1 marks "the server is back now".  On SIGTERM it prints
+ * the file's cached pages are dropped first, POSIX_FADV_RANDOM turns
+ * readahead off and POSIX_FADV_DONTNEED drops the block after each
+ * read, so every read is one request to the block device.  A failed
+ * read is counted and tried again at the next tick.  On SIGUSR1 it reads
+ * from the file MARK when the server came back (a time of `stall-probe
+ * now`, which may be in the past: the host says how long ago it
+ * started the server).  On SIGTERM it prints
  *   reads N          reads that returned the right bytes
  *   errors N         reads that failed (EIO, ...)
  *   wrong N          reads that returned other bytes
  *   longest_gap_ms X the longest time between two successful reads
  *                    (or from the last one to the end of the run)
- *   recovery_ms X    from the last SIGUSR1 to the end of the next
+ *   recovery_ms X    from the last mark to the end of the next
  *                    successful read (-1: none, or no mark)
  * and exits 0, or 1 if any read returned other bytes.
  *
@@ -42,6 +45,9 @@
 
 #define BLOCK 4096
 #define MULT UINT64_C (0x9e3779b97f4a7c15)
+/* The times of the last RING successful reads, to find the first after
+ * a mark that lies in the past. */
+#define RING 4096
 
 static volatile sig_atomic_t stop, marked;
 
@@ -107,13 +113,29 @@ on_signal (int sig)
     stop = 1;
 }
 
-static int
-run (const char *path, uint64_t seed, const char *interval_s)
+/* The time in the file MARK, or -1. */
+static int64_t
+read_mark (const char *mark_path)
 {
+  FILE *f = fopen (mark_path, "r");
+  long long t = -1;
+
+  if (f == NULL || fscanf (f, "%lld", &t) != 1)
+    fprintf (stderr, "stall-probe: %s: no time in it\n", mark_path);
+  if (f)
+    fclose (f);
+  return t;
+}
+
+static int
+run (const char *path, uint64_t seed, const char *interval_s,
+     const char *mark_path)
+{
+  static int64_t ring[RING];
   unsigned char want[BLOCK], got[BLOCK];
   int64_t interval = strtoll (interval_s, NULL, 10);
   int64_t last_ok, mark = -1, recovery = -1, longest = 0, next;
-  uint64_t nblocks, rng, reads = 0, errors = 0, wrong = 0;
+  uint64_t nblocks, rng, reads = 0, errors = 0, wrong = 0, i;
   struct sigaction sa = { .sa_handler = on_signal };
   off_t size;
   int fd = open (path, O_RDONLY | O_CLOEXEC);
@@ -124,6 +146,7 @@ run (const char *path, uint64_t seed, const char *interval_s)
     return 2;
   }
   nblocks = size / BLOCK;
+  posix_fadvise (fd, 0, 0, POSIX_FADV_DONTNEED);
   posix_fadvise (fd, 0, 0, POSIX_FADV_RANDOM);
   sigaction (SIGTERM, &sa, NULL);
   sigaction (SIGINT, &sa, NULL);
@@ -141,9 +164,15 @@ run (const char *path, uint64_t seed, const char *interval_s)
     rng ^= rng << 17;
     off = rng % nblocks * BLOCK;
     if (marked) {
+      /* The first success at or after the mark, if it came already. */
       marked = 0;
-      mark = now_ms ();
+      mark = read_mark (mark_path);
       recovery = -1;
+      for (i = reads > RING ? reads - RING : 0; mark >= 0 && i < reads; i++)
+        if (ring[i % RING] >= mark) {
+          recovery = ring[i % RING] - mark;
+          break;
+        }
     }
     if (pread (fd, got, BLOCK, off) != BLOCK) {
       errors++;
@@ -159,6 +188,7 @@ run (const char *path, uint64_t seed, const char *interval_s)
       }
       else {
         t = now_ms ();
+        ring[reads % RING] = t;
         reads++;
         if (t - last_ok > longest)
           longest = t - last_ok;
@@ -194,9 +224,9 @@ main (int argc, char *argv[])
   }
   if (argc == 5 && strcmp (argv[1], "make") == 0)
     return make (argv[2], argv[3], strtoull (argv[4], NULL, 0));
-  if (argc == 5 && strcmp (argv[1], "run") == 0)
-    return run (argv[2], strtoull (argv[3], NULL, 0), argv[4]);
+  if (argc == 6 && strcmp (argv[1], "run") == 0)
+    return run (argv[2], strtoull (argv[3], NULL, 0), argv[4], argv[5]);
   fprintf (stderr, "usage: stall-probe make FILE MIB SEED | "
-           "run FILE SEED MS | now\n");
+           "run FILE SEED MS MARK | now\n");
   return 2;
 }

@@ -109,6 +109,8 @@ free_port ()
 # replaces the stack's own KEY=, as ratetier-idle-timeout=3 does);
 # stopped when the test exits.  vm_server_restart PIDFILE restarts it;
 # vm_server_start PIDFILE starts it again (after a kill -9) the same way.
+# vm_server_up[PIDFILE] is when it last started listening
+# (${EPOCHREALTIME/./}, in microseconds).
 declare -A vm_server_cmd=()
 vm_serve ()
 {
@@ -133,11 +135,15 @@ vm_serve ()
   cleanup_fn kill_nbdkit "$pidfile"
 }
 
+declare -A vm_server_up=()
 vm_server_start ()
 {
   local pidfile=$1 i
   rm -f "$pidfile"
   eval "${vm_server_cmd[$pidfile]}"
+  # nbdkit forks into the background once it listens: when it started
+  # listening, in microseconds, for benchmarks.
+  vm_server_up[$pidfile]=${EPOCHREALTIME/./}
   # (nbdkit writes its pid file once it listens: look often, so that
   # the guest hears of it at once.)
   for (( i=0; i < 500; i++ )); do
@@ -207,7 +213,7 @@ vm_netns_setup ()
 
 # vm_request WORDS...: what the host does when the guest's script calls
 # host_request WORDS...; a test defines its own.  Its exit status goes
-# back to the guest.
+# back to the guest, with the words it leaves in vm_reply.
 vm_request ()
 {
   echo "$0: the guest asked for '$*', which this test does not handle" >&2
@@ -219,7 +225,7 @@ vm_request ()
 # control channel and type the console input of VM_EXPECT/VM_SEND.
 _vm_serve_channel ()
 {
-  local name=$1 qpid=$2 deadline=$3 rfd wfd cfd part line status
+  local name=$1 qpid=$2 deadline=$3 rfd wfd cfd part line status vm_reply
   local buffer='' next=0
   exec {rfd}<>"$tmp/$name.ctl.out" {wfd}<>"$tmp/$name.ctl.in" \
        {cfd}<>"$tmp/$name.con.in"
@@ -241,9 +247,10 @@ _vm_serve_channel ()
         "sandbag-vm-request "*)
           echo "vm: $name: guest asks: ${line#sandbag-vm-request }" >&2
           # shellcheck disable=SC2086  # the request is words
+          vm_reply=
           vm_request ${line#sandbag-vm-request } && status=0 || status=$?
-          echo "vm: $name: done $status" >&2
-          echo "done $status" >&"$wfd" ;;
+          echo "vm: $name: done $status${vm_reply:+ $vm_reply}" >&2
+          echo "done $status${vm_reply:+ $vm_reply}" >&"$wfd" ;;
         *)
           [ -z "$line" ] || echo "vm: $name: stray control line: $line" >&2 ;;
       esac
