@@ -95,7 +95,7 @@ echo "volume:   erofs, one ${BENCH_VM_MIB} MiB file; $BENCH_ROUNDS seq rounds, $
 bench_describe_module "$SANDBAG_PLUGIN"
 bench_describe_module "$BENCH_BUILD/plugins/sandbag-relay/nbdkit-sandbag-relay-plugin.so"
 if [ -n "${BENCH_VM_NBD_CLIENT:-}" ]; then
-  echo "other:    $BENCH_VM_NBD_CLIENT ($("$BENCH_VM_NBD_CLIENT" -V 2>&1 | head -1)) $BENCH_VM_NBD_CLIENT_ARGS"
+  echo "other:    $BENCH_VM_NBD_CLIENT ($( { "$BENCH_VM_NBD_CLIENT" -V; "$BENCH_VM_NBD_CLIENT" --help; } 2>&1 | grep -m1 -Ei '^nbd-client version|from nbd')) $BENCH_VM_NBD_CLIENT_ARGS"
   vm_add "$BENCH_VM_NBD_CLIENT" nbd-client-other
   vm_set OTHER_ARGS "$BENCH_VM_NBD_CLIENT_ARGS"
 fi
