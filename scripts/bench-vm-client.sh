@@ -80,12 +80,14 @@ if [ -n "${BENCH_VM_NBD_CLIENT:-}" ] && [ ! -x "$BENCH_VM_NBD_CLIENT" ]; then
   bench_die "BENCH_VM_NBD_CLIENT: $BENCH_VM_NBD_CLIENT is not a program"
 fi
 
-bench_build
-ninja -C "$BENCH_BUILD" tests/vm/initrd.img tests/vm/client.cpio \
-  plugins/sandbag-relay/nbdkit-sandbag-relay-plugin.so \
-  tools/sandbag-publish/sandbag-publish > "$tmp/build.log" 2>&1 ||
-  bench_die "building the guest failed: $(tail -20 "$tmp/build.log")"
-bench_require_module "$SANDBAG_PLUGIN" "the sandbag plugin"
+# The public stack's modules, and the guest with its client layer (the
+# relay, sandbag-attach, stall-probe), which the harness takes from the
+# build directory.
+PUBLISH=$BENCH_BUILD/tools/sandbag-publish/sandbag-publish
+PROBE=$BENCH_BUILD/tests/vm/stall-probe
+CLIENT_LAYER=$BENCH_BUILD/tests/vm/client.cpio
+bench_build SANDBAG_PLUGIN RATETIER_FILTER HEATMAP_FILTER PUBLISH PROBE \
+  CLIENT_LAYER
 
 # The VM harness, as the tests use it (tests/vm/vm-functions.sh), with
 # the benchmark's scratch directory and cleanup.
@@ -103,8 +105,6 @@ bench_header "the kernel's NBD client with and without sandbag's relay, in a VM"
 echo "guest:    $(sed -n 's/^kernel: //p' "$vm_dir/guest.txt"), ${SANDBAG_VM_ACCEL:-tcg}, ${SANDBAG_VM_SMP:-1} CPU, 512 MiB; $(nbd-client -V 2>&1 | head -1)"
 echo "servers:  public stack (scripts/public-stack.sh), rate ${VM_RATE}, nbdkit's delay filter outside it: delay-read=${BENCH_VM_DELAYS// /, } ms"
 echo "volume:   erofs, one ${BENCH_VM_MIB} MiB file; $BENCH_ROUNDS seq rounds, $BENCH_RESTARTS restarts down ${BENCH_DOWN}s, storm of $BENCH_VM_STORM"
-bench_describe_module "$SANDBAG_PLUGIN"
-bench_describe_module "$BENCH_BUILD/plugins/sandbag-relay/nbdkit-sandbag-relay-plugin.so"
 if [ -n "${BENCH_VM_NBD_CLIENT:-}" ]; then
   echo "other:    $BENCH_VM_NBD_CLIENT ($( { "$BENCH_VM_NBD_CLIENT" -V; "$BENCH_VM_NBD_CLIENT" --help; } 2>&1 | grep -m1 -Ei '^nbd-client version|from nbd')) $BENCH_VM_NBD_CLIENT_ARGS"
   vm_add "$BENCH_VM_NBD_CLIENT" nbd-client-other
@@ -112,9 +112,9 @@ if [ -n "${BENCH_VM_NBD_CLIENT:-}" ]; then
 fi
 
 mkdir "$tmp/tree" "$tmp/vol"
-"$BENCH_BUILD/tests/vm/stall-probe" make "$tmp/tree/data" "$BENCH_VM_MIB" 1
+"$PROBE" make "$tmp/tree/data" "$BENCH_VM_MIB" 1
 mkfs.erofs --quiet -T0 "$tmp/vol.erofs" "$tmp/tree"
-"$BENCH_BUILD/tools/sandbag-publish/sandbag-publish" publish --version=1 \
+"$PUBLISH" publish --version=1 \
   "$tmp/vol" vol "$tmp/vol.erofs" > /dev/null
 ports=
 for d in "${delays[@]}"; do
