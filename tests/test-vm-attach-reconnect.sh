@@ -38,7 +38,7 @@ vm_netns_setup 1
 VM_NETNS=$(vm_netns 1)
 port=10809
 vm_serve "$tmp/pid" "$port" "$tmp/state" dir="$tmp/volumes" \
-  ratetier-idle-timeout=3
+  ratetier-idle-timeout=3 ratetier-status-interval=1s
 vm_set SERVER "nbd://$VM_SERVER:$port"
 
 # established: the server's established connections now.
@@ -57,10 +57,15 @@ vm_request ()
       vm_server_kill "$tmp/pid"
       sleep 2
       vm_server_start "$tmp/pid" ;;
+    # idle: wait until the server has closed the relay's connection for
+    # being idle (its guard counts it) and has none left.
     idle)
-      [ "$(established)" -gt 0 ]
-      for (( i=0; i < 100; i++ )); do
-        [ "$(established)" = 0 ] && return 0
+      for (( i=0; i < 300; i++ )); do
+        if [ "$(established)" = 0 ] &&
+           grep -Eq '^ratetier_guard_trips_total\{limit="idle-timeout"\} [1-9]' \
+             "$tmp/state/ratetier.prom"; then
+          return 0
+        fi
         sleep 0.1
       done
       return 1 ;;
